@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: Apache-2.0
+# kv_module(name [DIRS d1 d2 ...] DEPS ...): one static library per layer of src/, built from
+# every .c/.cc file in its folder(s), linked only to the layers it may use.
+function(kv_module name)
+  cmake_parse_arguments(M "" "" "DIRS;DEPS" ${ARGN})
+  if(NOT M_DIRS)
+    set(M_DIRS ${name})
+  endif()
+  set(srcs)
+  foreach(d ${M_DIRS})
+    file(GLOB s CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/${d}/*.c ${PROJECT_SOURCE_DIR}/src/${d}/*.cc)
+    list(APPEND srcs ${s})
+  endforeach()
+  if(NOT srcs)
+    # A layer with no sources yet still gets a target so DEPS can name it.
+    add_library(kv_${name} INTERFACE)
+    target_include_directories(kv_${name} INTERFACE ${PROJECT_SOURCE_DIR}/src)
+    target_link_libraries(kv_${name} INTERFACE ${M_DEPS})
+    return()
+  endif()
+  add_library(kv_${name} STATIC ${srcs})
+  kv_target_flags(kv_${name})
+  target_include_directories(kv_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(kv_${name} PUBLIC ${M_DEPS})
+endfunction()
