@@ -57,7 +57,7 @@ enum kv_code {
 };
 
 /* Size of the message buffer in struct kv_err, including the terminating NUL. */
-#define KV_ERR_MSG_MAX 256
+#define KV_ERR_MSG_MAX 512
 
 struct kv_err {
     enum kv_code code;

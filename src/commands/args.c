@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "commands/args.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "commands/errors.h"
+#include "common/strconv.h"
+
+enum kv_code
+args_error(struct cmd_ctx *ctx, enum kv_code code, const char *fmt, ...)
+{
+    if (ctx->err == NULL)
+        return code;
+    ctx->err->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->err->msg, sizeof ctx->err->msg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+enum kv_code
+args_syntax_error(struct cmd_ctx *ctx)
+{
+    return args_error(ctx, KV_ERR_SYNTAX, "%s", ERR_SYNTAX);
+}
+
+enum kv_code
+args_arity_error(struct cmd_ctx *ctx)
+{
+    return args_error(ctx, KV_ERR, "wrong number of arguments for '%s' command", ctx->cmd->name);
+}
+
+enum kv_code
+args_int64(struct cmd_ctx *ctx, int i, int64_t *out)
+{
+    if (strconv_to_int64(ctx->argv[i].ptr, ctx->argv[i].len, out) != KV_OK)
+        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_NOT_INTEGER);
+    return KV_OK;
+}
+
+enum kv_code
+args_int64_range(struct cmd_ctx *ctx, int i, int64_t min, int64_t max, const char *msg,
+                 int64_t *out)
+{
+    int64_t v;
+    if (strconv_to_int64(ctx->argv[i].ptr, ctx->argv[i].len, &v) != KV_OK || v < min || v > max)
+        return args_error(ctx, KV_ERR_INVALID, "%s", msg ? msg : ERR_NOT_INTEGER);
+    *out = v;
+    return KV_OK;
+}
+
+enum kv_code
+args_double(struct cmd_ctx *ctx, int i, double *out)
+{
+    if (strconv_to_double(ctx->argv[i].ptr, ctx->argv[i].len, out) != KV_OK)
+        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_NOT_FLOAT);
+    return KV_OK;
+}
+
+enum kv_code
+args_long_double(struct cmd_ctx *ctx, int i, long double *out)
+{
+    if (strconv_to_long_double(ctx->argv[i].ptr, ctx->argv[i].len, out) != KV_OK)
+        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_NOT_FLOAT);
+    return KV_OK;
+}
+
+enum kv_code
+args_timeout_ms(struct cmd_ctx *ctx, int i, int64_t *out_ms)
+{
+    long double v;
+    if (strconv_to_long_double(ctx->argv[i].ptr, ctx->argv[i].len, &v) != KV_OK || isinf(v))
+        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_TIMEOUT_NOT_FLOAT);
+    if (v < 0)
+        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_TIMEOUT_NEGATIVE);
+    long double ms = v * 1000.0L;
+    if (ms > (long double)INT64_MAX / 2)
+        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_TIMEOUT_NOT_FLOAT);
+    *out_ms = (int64_t)ceill(ms);
+    return KV_OK;
+}
+
+bool
+args_is(const struct cmd_ctx *ctx, int i, const char *opt)
+{
+    return i < ctx->argc && kv_slice_eq_nocase(ctx->argv[i], opt);
+}
+
+const char *
+args_cstr(const struct cmd_ctx *ctx, int i, char *buf, size_t cap)
+{
+    size_t n = ctx->argv[i].len < cap - 1 ? ctx->argv[i].len : cap - 1;
+    memcpy(buf, ctx->argv[i].ptr, n);
+    buf[n] = '\0';
+    return buf;
+}

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * conn: one client connection. It reads into its own buffer, parses requests with resp_parser
+ * (arguments are slices into that buffer, never copied), hands each complete request to the
+ * dispatcher, and writes replies from its output evbuffer. Pipelined requests are all executed
+ * before writing; a long pipeline yields to other connections of the worker after a bounded
+ * batch.
+ *
+ * Ownership: a conn belongs to exactly one worker for its whole life; only that worker's thread
+ * touches its buffers. Other threads may read the fields marked "shared" (CLIENT LIST) while
+ * holding the worker's conns lock, and request a close with conn_request_close (which posts to
+ * the owning worker).
+ *
+ * Threads: the owning worker, except where marked.
+ */
+#ifndef KV_SERVER_CONN_H
+#define KV_SERVER_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/dlist.h"
+#include "common/slice.h"
+#include "resp/resp_parser.h"
+#include "resp/resp_write.h"
+#include "types/db.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct worker;
+struct server;
+struct command_spec;
+struct event;
+struct evbuffer;
+
+#define CONN_NAME_MAX 128
+#define CONN_NS_MAX 256
+
+/* Connection flags (shared: read by CLIENT LIST under the worker's conns lock). */
+#define CONN_F_CLOSE_AFTER_REPLY (1u << 0) /* write pending replies, then close */
+#define CONN_F_CLOSE_ASAP (1u << 1)        /* close without writing more */
+#define CONN_F_ADMIN (1u << 2)             /* authenticated as admin (or no requirepass) */
+#define CONN_F_AUTHED (1u << 3)            /* passed authentication */
+#define CONN_F_MULTI (1u << 4)             /* inside MULTI */
+#define CONN_F_PUBSUB (1u << 5)            /* subscribed to something */
+#define CONN_F_REPLICA (1u << 6)           /* a replica's replication link */
+#define CONN_F_MASTER (1u << 7)            /* our link to our master */
+#define CONN_F_BLOCKED (1u << 8)           /* waiting in a blocking command */
+#define CONN_F_READONLY (1u << 9)          /* cluster READONLY */
+#define CONN_F_ASKING (1u << 10)           /* cluster ASKING, for one command */
+#define CONN_F_MONITOR (1u << 11)
+#define CONN_F_DIRTY_EXEC (1u << 12)  /* a queued command failed: EXEC aborts */
+#define CONN_F_PAUSED_READ (1u << 13) /* reading paused: output backlog too big */
+
+struct conn {
+    uint64_t id; /* unique per process, from 1 */
+    int fd;
+    struct worker *w;   /* borrowed: the owner */
+    struct server *srv; /* borrowed */
+    struct dlist node;  /* in the worker's connection list */
+
+    struct event *read_ev;   /* owned */
+    struct event *write_ev;  /* owned */
+    struct event *resume_ev; /* owned: continues a pipeline after yielding */
+
+    struct kv_buf in; /* read buffer; requests are parsed in place */
+    struct resp_parser parser;
+    struct evbuffer *out; /* owned: pending reply bytes */
+    struct resp_out rout; /* writer over `out` with the negotiated protocol */
+
+    struct db db;         /* keyspace handle for the connection's namespace */
+    char ns[CONN_NS_MAX]; /* namespace name; db.ns points here */
+
+    /* shared fields (see top comment) */
+    atomic_uint flags;        /* CONN_F_* */
+    char name[CONN_NAME_MAX]; /* CLIENT SETNAME; written under the worker's conns lock */
+    char addr[64];            /* "ip:port" of the peer */
+    char laddr[64];           /* "ip:port" of our end */
+    int64_t ctime_ms;         /* connect time (wall) */
+    atomic_int_fast64_t last_interaction_ms; /* monotonic */
+    const struct command_spec *_Atomic last_cmd;
+    atomic_size_t in_len;  /* query buffer length snapshot */
+    atomic_size_t out_len; /* output buffer length snapshot */
+    int proto;             /* 2 or 3 */
+
+    /* statistics */
+    uint64_t commands;
+};
+
+/* Create a connection for an accepted socket on worker w (takes ownership of fd). */
+struct conn *conn_new(struct worker *w, int fd);
+
+/* Close and free now (owning worker only): unregisters from the worker, closes the socket. */
+void conn_free(struct conn *c);
+
+/* Ask for the connection to be closed after the replies already queued are written
+ * (QUIT, protocol errors). */
+void conn_close_after_reply(struct conn *c);
+
+/* From any thread: close the connection on its worker as soon as possible. */
+void conn_request_close(struct conn *c);
+
+/* Start reading (called by the worker once the conn is registered). */
+void conn_start(struct conn *c);
+
+/* Try to write pending output now; arms the write event if the socket is full. */
+void conn_flush(struct conn *c);
+
+/* Bytes of output not yet written. */
+size_t conn_pending_output(const struct conn *c);
+
+bool conn_has_flag(const struct conn *c, unsigned flag);
+void conn_set_flag(struct conn *c, unsigned flag);
+void conn_clear_flag(struct conn *c, unsigned flag);
+
+/* Switch the keyspace to namespace `ns` (AUTH with a namespace token). */
+void conn_set_namespace(struct conn *c, const char *ns);
+
+/* CLIENT SETNAME (takes the worker's conns lock). */
+void conn_set_name(struct conn *c, struct kv_slice name);
+
+/* One CLIENT LIST / CLIENT INFO line (without the trailing newline) for c, appended to out.
+ * Caller holds the owning worker's conns lock or is the owning worker. */
+void conn_describe(const struct conn *c, struct kv_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

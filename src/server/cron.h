@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * cron: the main thread's periodic work (every CRON_TICK_MS): instantaneous statistics, and the
+ * hooks later issues add (checkpoint cleanup, replication health). Never blocks.
+ *
+ * Threads: the main thread only.
+ */
+#ifndef KV_SERVER_CRON_H
+#define KV_SERVER_CRON_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CRON_TICK_MS 100
+
+struct server;
+
+struct cron {
+    struct server *srv; /* borrowed */
+    int64_t last_tick_ms;
+    uint64_t ticks;
+};
+
+void cron_init(struct cron *c, struct server *srv);
+/* Run what is due; cheap when nothing is. */
+void cron_tick(struct cron *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

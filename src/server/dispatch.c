@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "server/dispatch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "commands/command.h"
+#include "commands/errors.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "server/conn.h"
+#include "server/server.h"
+
+struct error_prefix {
+    enum kv_code code;
+    const char *prefix;
+    const char *default_msg;
+};
+
+/* The one table from codes to RESP error prefixes. */
+static const struct error_prefix prefixes[] = {
+    {KV_ERR_SYNTAX, "ERR", ERR_SYNTAX},
+    {KV_ERR_WRONGTYPE, "WRONGTYPE", ERR_WRONGTYPE},
+    {KV_ERR_MOVED, "MOVED", ""},
+    {KV_ERR_ASK, "ASK", ""},
+    {KV_ERR_CROSSSLOT, "CROSSSLOT", "Keys in request don't hash to the same slot"},
+    {KV_ERR_CLUSTERDOWN, "CLUSTERDOWN", "Hash slot not served"},
+    {KV_ERR_TRYAGAIN, "TRYAGAIN", "Multiple keys request during rehashing of slot"},
+    {KV_ERR_READONLY, "READONLY", ERR_READONLY},
+    {KV_ERR_LOADING, "LOADING", ERR_LOADING},
+    {KV_ERR_NOAUTH, "NOAUTH", ERR_NOAUTH},
+    {KV_ERR_EXECABORT, "EXECABORT", "Transaction discarded because of previous errors."},
+    {KV_ERR_NOPROTO, "NOPROTO", "unsupported protocol version"},
+    {KV_ERR_MASTERDOWN, "MASTERDOWN",
+     "Link with MASTER is down and slave-serve-stale-data is set to 'no'."},
+    {KV_ERR_NOSCRIPT, "NOSCRIPT", "No matching script. Please use EVAL."},
+    {KV_ERR_BUSYKEY, "BUSYKEY", "Target key name already exists."},
+};
+
+void
+dispatch_write_error(struct resp_out *out, enum kv_code code, const char *msg)
+{
+    const char *prefix = "ERR";
+    const char *def = "internal error";
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        if (prefixes[i].code == code) {
+            prefix = prefixes[i].prefix;
+            def = prefixes[i].default_msg;
+            break;
+        }
+    }
+    const char *text = msg != NULL && msg[0] != '\0' ? msg : def;
+    char line[KV_ERR_MSG_MAX + 300];
+    snprintf(line, sizeof line, "%s %s", prefix, text);
+    resp_write_error(out, line);
+}
+
+static void
+reply_error(struct conn *c, enum kv_code code, const char *msg)
+{
+    dispatch_write_error(&c->rout, code, msg);
+    atomic_fetch_add_explicit(&c->srv->stats.error_replies, 1, memory_order_relaxed);
+}
+
+static void
+reply_unknown(struct conn *c, int argc, const struct kv_slice *argv)
+{
+    char args[256] = "";
+    size_t used = 0;
+    for (int i = 1; i < argc && used < 128; i++) {
+        int room = 128 - (int)used;
+        int n =
+            snprintf(args + used, sizeof args - used, "'%.*s' ",
+                     (int)(argv[i].len < (size_t)room ? argv[i].len : (size_t)room), argv[i].ptr);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+        if (used >= sizeof args)
+            used = sizeof args - 1;
+    }
+    char msg[KV_ERR_MSG_MAX + 256];
+    snprintf(msg, sizeof msg, "unknown command '%.*s', with args beginning with: %s",
+             (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr, args);
+    reply_error(c, KV_ERR, msg);
+}
+
+void
+dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
+{
+    struct server *srv = c->srv;
+    atomic_fetch_add_explicit(&srv->stats.total_commands, 1, memory_order_relaxed);
+    size_t cmd_index = 0;
+    const struct command_spec *cmd = command_lookup(argv[0], &cmd_index);
+    if (cmd == NULL) {
+        reply_unknown(c, argc, argv);
+        if (conn_has_flag(c, CONN_F_MULTI))
+            conn_set_flag(c, CONN_F_DIRTY_EXEC);
+        return;
+    }
+    atomic_store_explicit(&c->last_cmd, cmd, memory_order_relaxed);
+    struct command_stat *st = &srv->cmd_stats[cmd_index];
+    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
+        char msg[KV_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "wrong number of arguments for '%s' command", cmd->name);
+        reply_error(c, KV_ERR, msg);
+        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+        if (conn_has_flag(c, CONN_F_MULTI))
+            conn_set_flag(c, CONN_F_DIRTY_EXEC);
+        return;
+    }
+    if (!conn_has_flag(c, CONN_F_AUTHED) && !(cmd->flags & CMD_NO_AUTH)) {
+        reply_error(c, KV_ERR_NOAUTH, NULL);
+        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+        return;
+    }
+    if ((cmd->flags & CMD_ADMIN) && !conn_has_flag(c, CONN_F_ADMIN)) {
+        reply_error(c, KV_ERR, ERR_ADMIN_REQUIRED);
+        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+        return;
+    }
+    if (atomic_load_explicit(&srv->loading, memory_order_acquire) &&
+        !(cmd->flags & CMD_LOADING_OK)) {
+        reply_error(c, KV_ERR_LOADING, NULL);
+        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+        return;
+    }
+
+    struct kv_err err;
+    kv_err_clear(&err);
+    struct cmd_ctx ctx = {
+        .conn = c,
+        .srv = srv,
+        .cmd = cmd,
+        .argc = argc,
+        .argv = argv,
+        .out = &c->rout,
+        .db = &c->db,
+        .err = &err,
+    };
+    bool exclusive = (cmd->flags & CMD_EXCLUSIVE) != 0;
+    if (exclusive)
+        pthread_rwlock_wrlock(&srv->lock);
+    else
+        pthread_rwlock_rdlock(&srv->lock);
+    int64_t start = clock_mono_us();
+    enum kv_code rc = cmd->proc(&ctx);
+    int64_t elapsed = clock_mono_us() - start;
+    pthread_rwlock_unlock(&srv->lock);
+
+    atomic_fetch_add_explicit(&st->calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->usec, (uint64_t)elapsed, memory_order_relaxed);
+    if (rc != KV_OK) {
+        if (rc == KV_NOTFOUND && err.msg[0] == '\0')
+            snprintf(err.msg, sizeof err.msg, "%s", ERR_NO_SUCH_KEY);
+        reply_error(c, rc, err.msg);
+        atomic_fetch_add_explicit(&st->failed_calls, 1, memory_order_relaxed);
+    }
+}

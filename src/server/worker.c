@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "server/worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "commands/errors.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/mem.h"
+#include "server/conn.h"
+#include "server/server.h"
+
+static _Thread_local struct worker *current_worker;
+
+struct worker *
+server_current_worker(void)
+{
+    return current_worker;
+}
+
+static enum kv_code
+listen_on(const char *host, int port, int backlog, int *out_fd, struct kv_err *err)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int gai = getaddrinfo(host, portstr, &hints, &res);
+    if (gai != 0)
+        return kv_err_set(err, KV_ERR_IO, "cannot resolve bind address %s: %s", host,
+                          gai_strerror(gai));
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return kv_err_set(err, KV_ERR_IO, "socket: %s", strerror(errno));
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (res->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        int e = errno;
+        close(fd);
+        freeaddrinfo(res);
+        return kv_err_set(err, KV_ERR_IO, "cannot bind %s:%d: %s", host, port, strerror(e));
+    }
+    freeaddrinfo(res);
+    if (listen(fd, backlog) != 0) {
+        int e = errno;
+        close(fd);
+        return kv_err_set(err, KV_ERR_IO, "cannot listen on %s:%d: %s", host, port, strerror(e));
+    }
+    *out_fd = fd;
+    return KV_OK;
+}
+
+static void
+reject(struct worker *w, int fd)
+{
+    static const char msg[] = "-ERR " ERR_MAX_CLIENTS "\r\n";
+    ssize_t n = write(fd, msg, sizeof msg - 1);
+    (void)n;
+    close(fd);
+    atomic_fetch_add(&w->srv->stats.rejected_connections, 1);
+}
+
+static void
+on_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+                LOG_WARN("accept failed: %s", strerror(errno));
+            return;
+        }
+        struct server *srv = w->srv;
+        int n = atomic_fetch_add(&srv->connected_clients, 1);
+        if (n >= srv->cfg->maxclients) {
+            atomic_fetch_sub(&srv->connected_clients, 1);
+            reject(w, fd);
+            continue;
+        }
+        atomic_fetch_add(&srv->stats.total_connections, 1);
+        struct conn *c = conn_new(w, fd);
+        worker_add_conn(w, c);
+        conn_start(c);
+    }
+}
+
+static void
+drain_inbox(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    uint64_t v;
+    ssize_t n = read(w->inbox_fd, &v, sizeof v);
+    (void)n;
+    pthread_mutex_lock(&w->inbox_lock);
+    struct worker_task *t = w->inbox_head;
+    w->inbox_head = w->inbox_tail = NULL;
+    pthread_mutex_unlock(&w->inbox_lock);
+    while (t != NULL) {
+        struct worker_task *next = t->next;
+        t->fn(t->arg);
+        kv_free(t);
+        t = next;
+    }
+}
+
+/* Every second: close clients idle longer than `timeout` (not replicas, not blocked, not
+ * subscribed, as Redis). */
+static void
+on_cron(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    int timeout = w->srv->cfg->timeout;
+    if (timeout <= 0)
+        return;
+    int64_t now = clock_mono_ms();
+    struct dlist *pos, *tmp;
+    dlist_foreach_safe(pos, tmp, &w->conns)
+    {
+        struct conn *c = dlist_entry(pos, struct conn, node);
+        if (conn_has_flag(c, CONN_F_REPLICA | CONN_F_MASTER | CONN_F_BLOCKED | CONN_F_PUBSUB))
+            continue;
+        int64_t last = atomic_load_explicit(&c->last_interaction_ms, memory_order_relaxed);
+        if (now - last >= (int64_t)timeout * 1000) {
+            LOG_INFO("closing idle client %s (idle %lld s)", c->addr,
+                     (long long)((now - last) / 1000));
+            conn_free(c);
+        }
+    }
+}
+
+enum kv_code
+worker_new(struct server *srv, int id, const char *bind_list, int port, int backlog,
+           struct worker **out, struct kv_err *err)
+{
+    struct worker *w = kv_calloc(1, sizeof *w);
+    w->id = id;
+    w->srv = srv;
+    dlist_init(&w->conns);
+    pthread_mutex_init(&w->conns_lock, NULL);
+    pthread_mutex_init(&w->inbox_lock, NULL);
+    w->inbox_fd = -1;
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    w->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    enum kv_code rc = KV_OK;
+    if (w->base == NULL) {
+        rc = kv_err_set(err, KV_ERR_IO, "cannot create event base");
+        goto fail;
+    }
+    w->inbox_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->inbox_fd < 0) {
+        rc = kv_err_set(err, KV_ERR_IO, "eventfd: %s", strerror(errno));
+        goto fail;
+    }
+    w->inbox_ev = event_new(w->base, w->inbox_fd, EV_READ | EV_PERSIST, drain_inbox, w);
+    event_add(w->inbox_ev, NULL);
+    w->cron_ev = event_new(w->base, -1, EV_PERSIST, on_cron, w);
+    struct timeval one_sec = {1, 0};
+    event_add(w->cron_ev, &one_sec);
+
+    char *list = kv_strdup(bind_list && bind_list[0] ? bind_list : "127.0.0.1");
+    char *save = NULL;
+    for (char *tok = strtok_r(list, " ", &save); tok != NULL; tok = strtok_r(NULL, " ", &save)) {
+        if (w->nlisten >= WORKER_MAX_LISTENERS)
+            break;
+        int fd = -1;
+        rc = listen_on(tok, port, backlog, &fd, err);
+        if (rc != KV_OK)
+            break;
+        w->listen_fds[w->nlisten] = fd;
+        w->listen_evs[w->nlisten] = event_new(w->base, fd, EV_READ | EV_PERSIST, on_accept, w);
+        event_add(w->listen_evs[w->nlisten], NULL);
+        w->nlisten++;
+    }
+    kv_free(list);
+    if (rc != KV_OK)
+        goto fail;
+    *out = w;
+    return KV_OK;
+fail:
+    worker_free(w);
+    return rc;
+}
+
+static void *
+worker_main(void *arg)
+{
+    struct worker *w = arg;
+    current_worker = w;
+    char name[16];
+    snprintf(name, sizeof name, "worker-%d", w->id);
+    pthread_setname_np(pthread_self(), name);
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+enum kv_code
+worker_start(struct worker *w, struct kv_err *err)
+{
+    int e = pthread_create(&w->thread, NULL, worker_main, w);
+    if (e != 0)
+        return kv_err_set(err, KV_ERR_IO, "cannot start worker thread: %s", strerror(e));
+    w->running = true;
+    return KV_OK;
+}
+
+static void
+stop_accepting_task(void *arg)
+{
+    struct worker *w = arg;
+    for (int i = 0; i < w->nlisten; i++) {
+        if (w->listen_evs[i]) {
+            event_free(w->listen_evs[i]);
+            w->listen_evs[i] = NULL;
+        }
+        if (w->listen_fds[i] >= 0) {
+            close(w->listen_fds[i]);
+            w->listen_fds[i] = -1;
+        }
+    }
+}
+
+void
+worker_stop_accepting(struct worker *w)
+{
+    if (w->running)
+        worker_post(w, stop_accepting_task, w);
+    else
+        stop_accepting_task(w);
+}
+
+static void
+stop_task(void *arg)
+{
+    struct worker *w = arg;
+    w->stopping = true;
+    event_base_loopbreak(w->base);
+}
+
+enum kv_code
+worker_stop(struct worker *w, int64_t deadline_ms)
+{
+    if (!w->running)
+        return KV_OK;
+    worker_post(w, stop_task, w);
+    int64_t left = deadline_ms - clock_mono_ms();
+    if (left < 0)
+        left = 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += left / 1000;
+    ts.tv_nsec += (left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    int e = pthread_timedjoin_np(w->thread, NULL, &ts);
+    if (e != 0)
+        return KV_ERR_TIMEOUT;
+    w->running = false;
+    return KV_OK;
+}
+
+void
+worker_free(struct worker *w)
+{
+    if (w == NULL)
+        return;
+    struct dlist *pos, *tmp;
+    dlist_foreach_safe(pos, tmp, &w->conns)
+    {
+        conn_free(dlist_entry(pos, struct conn, node));
+    }
+    stop_accepting_task(w);
+    if (w->inbox_ev)
+        event_free(w->inbox_ev);
+    if (w->cron_ev)
+        event_free(w->cron_ev);
+    if (w->inbox_fd >= 0)
+        close(w->inbox_fd);
+    struct worker_task *t = w->inbox_head;
+    while (t != NULL) {
+        struct worker_task *next = t->next;
+        kv_free(t);
+        t = next;
+    }
+    if (w->base)
+        event_base_free(w->base);
+    pthread_mutex_destroy(&w->conns_lock);
+    pthread_mutex_destroy(&w->inbox_lock);
+    kv_free(w);
+}
+
+void
+worker_post(struct worker *w, void (*fn)(void *arg), void *arg)
+{
+    struct worker_task *t = kv_malloc(sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->next = NULL;
+    pthread_mutex_lock(&w->inbox_lock);
+    if (w->inbox_tail)
+        w->inbox_tail->next = t;
+    else
+        w->inbox_head = t;
+    w->inbox_tail = t;
+    pthread_mutex_unlock(&w->inbox_lock);
+    uint64_t one = 1;
+    ssize_t n = write(w->inbox_fd, &one, sizeof one);
+    (void)n;
+}
+
+void
+worker_add_conn(struct worker *w, struct conn *c)
+{
+    pthread_mutex_lock(&w->conns_lock);
+    dlist_insert_tail(&w->conns, &c->node);
+    w->nconns++;
+    pthread_mutex_unlock(&w->conns_lock);
+}
+
+void
+worker_remove_conn(struct worker *w, struct conn *c)
+{
+    pthread_mutex_lock(&w->conns_lock);
+    if (dlist_linked(&c->node)) {
+        dlist_remove(&c->node);
+        w->nconns--;
+    }
+    pthread_mutex_unlock(&w->conns_lock);
+}

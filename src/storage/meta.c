@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "storage/meta.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/random.h>
+
+#include "common/clock.h"
+#include "common/endian.h"
+
+static atomic_uint_fast64_t version_counter;
+static atomic_bool version_seeded;
+
+uint64_t
+meta_new_version(void)
+{
+    if (!atomic_load_explicit(&version_seeded, memory_order_acquire)) {
+        uint32_t seed = 0;
+        if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+            seed = (uint32_t)clock_mono_us();
+        uint_fast64_t expected = 0;
+        atomic_compare_exchange_strong(&version_counter, &expected, seed % 2048);
+        atomic_store_explicit(&version_seeded, true, memory_order_release);
+    }
+    uint64_t c = atomic_fetch_add(&version_counter, 1);
+    return ((uint64_t)clock_now_us() << 11) + (c % 2048);
+}
+
+void
+meta_init(struct meta *m, enum meta_type type)
+{
+    m->type = type;
+    m->expire_ms = 0;
+    m->version = type == META_STRING ? 0 : meta_new_version();
+    m->size = 0;
+    m->list_head = META_LIST_INITIAL_INDEX;
+    m->list_tail = META_LIST_INITIAL_INDEX;
+    m->hll_encoding = 0;
+    m->payload = kv_slice_make(NULL, 0);
+}
+
+static bool
+type_known(unsigned t)
+{
+    return t >= META_STRING && t <= META_HLL;
+}
+
+enum meta_type
+meta_peek_type(struct kv_slice raw)
+{
+    if (raw.len < 1)
+        return META_NONE;
+    return (enum meta_type)((uint8_t)raw.ptr[0] & META_TYPE_MASK);
+}
+
+enum kv_code
+meta_decode(struct kv_slice raw, struct meta *m)
+{
+    if (raw.len < 1)
+        return KV_ERR_CORRUPT;
+    uint8_t flags = (uint8_t)raw.ptr[0];
+    unsigned type = flags & META_TYPE_MASK;
+    if (!type_known(type))
+        return KV_ERR_CORRUPT;
+    bool wide = (flags & META_FLAG_64BIT) != 0;
+    const char *p = raw.ptr + 1;
+    size_t left = raw.len - 1;
+    m->type = (enum meta_type)type;
+    m->version = 0;
+    m->size = 0;
+    m->list_head = META_LIST_INITIAL_INDEX;
+    m->list_tail = META_LIST_INITIAL_INDEX;
+    m->hll_encoding = 0;
+    if (wide) {
+        if (left < 8)
+            return KV_ERR_CORRUPT;
+        m->expire_ms = kv_get_u64be(p);
+        p += 8;
+        left -= 8;
+    } else {
+        if (left < 4)
+            return KV_ERR_CORRUPT;
+        m->expire_ms = (uint64_t)kv_get_u32be(p) * 1000;
+        p += 4;
+        left -= 4;
+    }
+    if (type == META_STRING || type == META_JSON) {
+        m->payload = kv_slice_make(p, left);
+        return KV_OK;
+    }
+    if (left < 8)
+        return KV_ERR_CORRUPT;
+    m->version = kv_get_u64be(p);
+    p += 8;
+    left -= 8;
+    if (wide) {
+        if (left < 8)
+            return KV_ERR_CORRUPT;
+        m->size = kv_get_u64be(p);
+        p += 8;
+        left -= 8;
+    } else {
+        if (left < 4)
+            return KV_ERR_CORRUPT;
+        m->size = kv_get_u32be(p);
+        p += 4;
+        left -= 4;
+    }
+    if (type == META_LIST) {
+        if (left < 16)
+            return KV_ERR_CORRUPT;
+        m->list_head = kv_get_u64be(p);
+        m->list_tail = kv_get_u64be(p + 8);
+        p += 16;
+        left -= 16;
+    } else if (type == META_HLL && left >= 1) {
+        m->hll_encoding = (uint8_t)p[0];
+        p += 1;
+        left -= 1;
+    }
+    m->payload = kv_slice_make(p, left);
+    return KV_OK;
+}
+
+void
+meta_encode(const struct meta *m, struct kv_buf *out)
+{
+    kv_buf_clear(out);
+    kv_buf_append_byte(out, (uint8_t)(META_FLAG_64BIT | ((unsigned)m->type & META_TYPE_MASK)));
+    kv_buf_append_u64be(out, m->expire_ms);
+    if (m->type == META_STRING || m->type == META_JSON) {
+        kv_buf_append_slice(out, m->payload);
+        return;
+    }
+    kv_buf_append_u64be(out, m->version);
+    kv_buf_append_u64be(out, m->size);
+    if (m->type == META_LIST) {
+        kv_buf_append_u64be(out, m->list_head);
+        kv_buf_append_u64be(out, m->list_tail);
+    } else if (m->type == META_HLL) {
+        kv_buf_append_byte(out, m->hll_encoding);
+    } else if (m->payload.len) {
+        kv_buf_append_slice(out, m->payload);
+    }
+}
+
+bool
+meta_is_expired(const struct meta *m, int64_t now_ms)
+{
+    return m->expire_ms != 0 && (int64_t)m->expire_ms <= now_ms;
+}
+
+bool
+meta_type_is_emptyable(enum meta_type t)
+{
+    return t == META_STRING || t == META_STREAM || t == META_BLOOM || t == META_JSON ||
+           t == META_HLL;
+}
+
+bool
+meta_is_live(const struct meta *m, int64_t now_ms)
+{
+    if (meta_is_expired(m, now_ms))
+        return false;
+    return meta_type_is_emptyable(m->type) || m->size > 0;
+}
+
+const char *
+meta_type_name(enum meta_type t)
+{
+    switch (t) {
+    case META_NONE:
+        return "none";
+    case META_STRING:
+        return "string";
+    case META_HASH:
+        return "hash";
+    case META_LIST:
+        return "list";
+    case META_SET:
+        return "set";
+    case META_ZSET:
+        return "zset";
+    case META_BITMAP:
+        return "bitmap";
+    case META_SORTEDINT:
+        return "sortedint";
+    case META_STREAM:
+        return "stream";
+    case META_BLOOM:
+        return "MBbloom--";
+    case META_JSON:
+        return "ReJSON-RL";
+    case META_HLL:
+        return "hyperloglog";
+    }
+    return "none";
+}

@@ -1,0 +1,569 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * storage: RocksDB through its C API. See storage.h for the contract. The compaction filters
+ * (expired metadata, orphaned sub-keys, pubsub) live in compact_filter.c.
+ */
+#include "storage/storage.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rocksdb/c.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "storage/compact_filter.h"
+
+struct storage {
+    rocksdb_t *db;
+    char *path; /* owned */
+    rocksdb_options_t *db_opts;
+    rocksdb_options_t *cf_opts[KV_CF_COUNT];
+    rocksdb_column_family_handle_t *cf[KV_CF_COUNT];
+    rocksdb_block_based_table_options_t *table_opts;
+    rocksdb_cache_t *cache;
+    rocksdb_filterpolicy_t *filter; /* owned by table_opts once set */
+    rocksdb_readoptions_t *read_opts;
+    rocksdb_writeoptions_t *write_opts;
+    struct compact_filter_ctx *filter_ctx; /* owned */
+};
+
+struct storage_batch {
+    rocksdb_writebatch_t *wb;
+    rocksdb_column_family_handle_t **cf; /* borrowed from the storage the batch was made for */
+    int log_records;
+};
+
+struct storage_snapshot {
+    const rocksdb_snapshot_t *snap;
+    uint64_t seq;
+};
+
+struct storage_iter {
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *ro;
+    struct kv_buf lower;
+    struct kv_buf upper;
+};
+
+/* Column families in id order: the creation order is part of the disk format. */
+static const char *const cf_names[KV_CF_COUNT] = {
+    "default", "metadata", "zset_score", "pubsub", "propagate", "stream", "search",
+};
+
+const char *
+cf_name(enum kv_cf cf)
+{
+    if ((int)cf < 0 || cf >= KV_CF_COUNT)
+        return "unknown";
+    return cf_names[cf];
+}
+
+static enum kv_code
+take_error(char *errptr, struct kv_err *err, const char *what)
+{
+    enum kv_code code = KV_ERR_IO;
+    if (strstr(errptr, "Corruption") != NULL)
+        code = KV_ERR_CORRUPT;
+    kv_err_set(err, code, "%s: %s", what, errptr);
+    rocksdb_free(errptr);
+    return code;
+}
+
+static int
+compression_of(int c)
+{
+    switch (c) {
+    case CONFIG_COMPRESSION_SNAPPY:
+        return rocksdb_snappy_compression;
+    case CONFIG_COMPRESSION_ZLIB:
+        return rocksdb_zlib_compression;
+    case CONFIG_COMPRESSION_LZ4:
+        return rocksdb_lz4_compression;
+    case CONFIG_COMPRESSION_ZSTD:
+        return rocksdb_zstd_compression;
+    default:
+        return rocksdb_no_compression;
+    }
+}
+
+static void
+set_cf_options(struct storage *st, rocksdb_options_t *o, const struct config *cfg, enum kv_cf cf)
+{
+    rocksdb_options_set_block_based_table_factory(o, st->table_opts);
+    rocksdb_options_set_write_buffer_size(o, (size_t)cfg->rocksdb_write_buffer_size << 20);
+    rocksdb_options_set_max_write_buffer_number(o, cfg->rocksdb_max_write_buffer_number);
+    rocksdb_options_set_min_write_buffer_number_to_merge(o, 1);
+    rocksdb_options_set_target_file_size_base(o,
+                                              (uint64_t)cfg->rocksdb_target_file_size_base << 20);
+    rocksdb_options_set_level0_file_num_compaction_trigger(
+        o, cfg->rocksdb_level0_file_num_compaction_trigger);
+    rocksdb_options_set_level0_slowdown_writes_trigger(o,
+                                                       cfg->rocksdb_level0_slowdown_writes_trigger);
+    rocksdb_options_set_level0_stop_writes_trigger(o, cfg->rocksdb_level0_stop_writes_trigger);
+    rocksdb_options_set_disable_auto_compactions(o, cfg->rocksdb_disable_auto_compactions);
+    /* Compression above level 1 only, as Kvrocks: the first levels churn too fast to pay. */
+    int comp = compression_of(cfg->rocksdb_compression);
+    int levels[7] = {rocksdb_no_compression, rocksdb_no_compression, comp, comp, comp, comp, comp};
+    rocksdb_options_set_num_levels(o, 7);
+    rocksdb_options_set_compression_per_level(o, levels, 7);
+    compact_filter_install(st->filter_ctx, o, cf);
+}
+
+#define MODE_FILE "KVROCKS_CLUSTER_MODE"
+
+static enum kv_code
+check_mode_file(const char *dir, bool cluster, struct kv_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, MODE_FILE);
+    const char *want = cluster ? "yes" : "no";
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        char got[16] = {0};
+        size_t n = fread(got, 1, sizeof got - 1, f);
+        fclose(f);
+        while (n > 0 && (got[n - 1] == '\n' || got[n - 1] == ' '))
+            got[--n] = '\0';
+        if (strcmp(got, want) != 0)
+            return kv_err_set(err, KV_ERR_INVALID,
+                              "the data directory %s was written with cluster-enabled %s; "
+                              "refusing to open it with cluster-enabled %s",
+                              dir, got, want);
+        return KV_OK;
+    }
+    f = fopen(path, "w");
+    if (f == NULL)
+        return kv_err_set(err, KV_ERR_IO, "cannot create %s", path);
+    fprintf(f, "%s\n", want);
+    fclose(f);
+    return KV_OK;
+}
+
+enum kv_code
+storage_open(const struct config *cfg, const char *path, struct storage **out, struct kv_err *err)
+{
+    struct storage *st = kv_calloc(1, sizeof *st);
+    st->path = kv_strdup(path);
+    st->filter_ctx = compact_filter_ctx_new(cfg->cluster_enabled);
+
+    st->cache = rocksdb_cache_create_lru((size_t)cfg->rocksdb_block_cache_size << 20);
+    st->table_opts = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
+    rocksdb_block_based_options_set_block_size(st->table_opts, (size_t)cfg->rocksdb_block_size);
+    st->filter = rocksdb_filterpolicy_create_bloom_full(10);
+    rocksdb_block_based_options_set_filter_policy(st->table_opts, st->filter);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(st->table_opts, 1);
+    rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(st->table_opts, 1);
+    rocksdb_block_based_options_set_format_version(st->table_opts, 5);
+
+    st->db_opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(st->db_opts, 1);
+    rocksdb_options_set_create_missing_column_families(st->db_opts, 1);
+    rocksdb_options_set_max_open_files(st->db_opts, cfg->rocksdb_max_open_files);
+    rocksdb_options_set_max_background_jobs(st->db_opts, cfg->rocksdb_max_background_jobs);
+    rocksdb_options_set_WAL_ttl_seconds(st->db_opts, (uint64_t)cfg->rocksdb_wal_ttl_seconds);
+    rocksdb_options_set_WAL_size_limit_MB(st->db_opts, (uint64_t)cfg->rocksdb_wal_size_limit_mb);
+    rocksdb_options_set_max_total_wal_size(st->db_opts,
+                                           (uint64_t)cfg->rocksdb_max_total_wal_size << 20);
+    rocksdb_options_set_keep_log_file_num(st->db_opts, 12);
+    rocksdb_options_set_max_log_file_size(st->db_opts, 256u << 20);
+    rocksdb_options_set_max_manifest_file_size(st->db_opts, 64u << 20);
+    rocksdb_options_set_max_subcompactions(st->db_opts, 2);
+
+    const char *names[KV_CF_COUNT];
+    const rocksdb_options_t *opts[KV_CF_COUNT];
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        st->cf_opts[i] = rocksdb_options_create_copy(st->db_opts);
+        /* Table options and filters are per column family. */
+        set_cf_options(st, st->cf_opts[i], cfg, (enum kv_cf)i);
+        names[i] = cf_names[i];
+        opts[i] = st->cf_opts[i];
+    }
+    char *errptr = NULL;
+    st->db =
+        rocksdb_open_column_families(st->db_opts, path, KV_CF_COUNT, names, opts, st->cf, &errptr);
+    if (errptr != NULL) {
+        enum kv_code rc = take_error(errptr, err, "open rocksdb");
+        st->db = NULL;
+        storage_close(st);
+        return rc;
+    }
+    compact_filter_attach_db(st->filter_ctx, st->db, st->cf[KV_CF_METADATA]);
+
+    st->read_opts = rocksdb_readoptions_create();
+    st->write_opts = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->write_opts, cfg->rocksdb_write_options_sync);
+
+    /* The cluster mode a directory was written in is fixed: keys carry a slot or they don't. It
+     * is recorded in a small file beside RocksDB's own (not in the DB: a replica must never
+     * write to its DB outside the replication stream). */
+    enum kv_code rc = check_mode_file(path, cfg->cluster_enabled, err);
+    if (rc != KV_OK) {
+        storage_close(st);
+        return rc;
+    }
+    *out = st;
+    return KV_OK;
+}
+
+void
+storage_cancel_background(struct storage *st)
+{
+    if (st && st->db)
+        rocksdb_cancel_all_background_work(st->db, 1);
+}
+
+void
+storage_close(struct storage *st)
+{
+    if (st == NULL)
+        return;
+    if (st->db) {
+        rocksdb_cancel_all_background_work(st->db, 1);
+        compact_filter_detach_db(st->filter_ctx);
+        for (int i = 0; i < KV_CF_COUNT; i++) {
+            if (st->cf[i])
+                rocksdb_column_family_handle_destroy(st->cf[i]);
+        }
+        rocksdb_close(st->db);
+    }
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        if (st->cf_opts[i])
+            rocksdb_options_destroy(st->cf_opts[i]);
+    }
+    if (st->db_opts)
+        rocksdb_options_destroy(st->db_opts);
+    if (st->table_opts)
+        rocksdb_block_based_options_destroy(st->table_opts);
+    if (st->cache)
+        rocksdb_cache_destroy(st->cache);
+    if (st->read_opts)
+        rocksdb_readoptions_destroy(st->read_opts);
+    if (st->write_opts)
+        rocksdb_writeoptions_destroy(st->write_opts);
+    compact_filter_ctx_free(st->filter_ctx);
+    kv_free(st->path);
+    kv_free(st);
+}
+
+const char *
+storage_path(const struct storage *st)
+{
+    return st->path;
+}
+
+enum kv_code
+storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf cf,
+            struct kv_slice key, struct kv_buf *val, struct kv_err *err)
+{
+    char *errptr = NULL;
+    rocksdb_readoptions_t *ro = st->read_opts;
+    if (snap != NULL) {
+        ro = rocksdb_readoptions_create();
+        rocksdb_readoptions_set_snapshot(ro, snap->snap);
+    }
+    rocksdb_pinnableslice_t *ps =
+        rocksdb_get_pinned_cf(st->db, ro, st->cf[cf], key.ptr, key.len, &errptr);
+    if (snap != NULL)
+        rocksdb_readoptions_destroy(ro);
+    kv_buf_clear(val);
+    if (errptr != NULL)
+        return take_error(errptr, err, "get");
+    if (ps == NULL)
+        return KV_NOTFOUND;
+    size_t n = 0;
+    const char *p = rocksdb_pinnableslice_value(ps, &n);
+    kv_buf_append(val, p, n);
+    rocksdb_pinnableslice_destroy(ps);
+    return KV_OK;
+}
+
+struct storage_batch *
+storage_batch_new(struct storage *st)
+{
+    struct storage_batch *b = kv_calloc(1, sizeof *b);
+    b->wb = rocksdb_writebatch_create();
+    b->cf = st->cf;
+    return b;
+}
+
+void
+storage_batch_free(struct storage_batch *b)
+{
+    if (b == NULL)
+        return;
+    rocksdb_writebatch_destroy(b->wb);
+    kv_free(b);
+}
+
+void
+storage_batch_clear(struct storage_batch *b)
+{
+    rocksdb_writebatch_clear(b->wb);
+    b->log_records = 0;
+}
+
+void
+storage_batch_put(struct storage_batch *b, enum kv_cf cf, struct kv_slice key, struct kv_slice val)
+{
+    rocksdb_writebatch_put_cf(b->wb, b->cf[cf], key.ptr, key.len, val.ptr, val.len);
+}
+
+void
+storage_batch_delete(struct storage_batch *b, enum kv_cf cf, struct kv_slice key)
+{
+    rocksdb_writebatch_delete_cf(b->wb, b->cf[cf], key.ptr, key.len);
+}
+
+void
+storage_batch_delete_range(struct storage_batch *b, enum kv_cf cf, struct kv_slice begin,
+                           struct kv_slice end)
+{
+    rocksdb_writebatch_delete_range_cf(b->wb, b->cf[cf], begin.ptr, begin.len, end.ptr, end.len);
+}
+
+void
+storage_batch_log_data(struct storage_batch *b, struct kv_slice blob)
+{
+    rocksdb_writebatch_put_log_data(b->wb, blob.ptr, blob.len);
+    b->log_records++;
+}
+
+int
+storage_batch_count(struct storage_batch *b)
+{
+    return rocksdb_writebatch_count(b->wb);
+}
+
+struct kv_slice
+storage_batch_data(struct storage_batch *b)
+{
+    size_t n = 0;
+    const char *p = rocksdb_writebatch_data(b->wb, &n);
+    return kv_slice_make(p, n);
+}
+
+struct storage_batch *
+storage_batch_from_data(struct kv_slice rep)
+{
+    if (rep.len < 12)
+        return NULL;
+    struct storage_batch *b = kv_calloc(1, sizeof *b);
+    b->wb = rocksdb_writebatch_create_from(rep.ptr, rep.len);
+    b->cf = NULL; /* a raw batch is written as is; puts into it are not allowed */
+    return b;
+}
+
+enum kv_code
+storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
+{
+    if (rocksdb_writebatch_count(b->wb) == 0)
+        return KV_OK;
+    char *errptr = NULL;
+    rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
+    if (errptr != NULL)
+        return take_error(errptr, err, "write");
+    return KV_OK;
+}
+
+struct storage_snapshot *
+storage_snapshot_new(struct storage *st)
+{
+    struct storage_snapshot *s = kv_calloc(1, sizeof *s);
+    /* The C API of this RocksDB has no snapshot sequence getter: take the snapshot between two
+     * equal readings of the latest sequence, so its sequence is known exactly. */
+    for (;;) {
+        uint64_t before = rocksdb_get_latest_sequence_number(st->db);
+        s->snap = rocksdb_create_snapshot(st->db);
+        uint64_t after = rocksdb_get_latest_sequence_number(st->db);
+        if (before == after) {
+            s->seq = after;
+            return s;
+        }
+        rocksdb_release_snapshot(st->db, s->snap);
+    }
+}
+
+void
+storage_snapshot_free(struct storage *st, struct storage_snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    rocksdb_release_snapshot(st->db, snap->snap);
+    kv_free(snap);
+}
+
+uint64_t
+storage_snapshot_seq(const struct storage_snapshot *snap)
+{
+    return snap->seq;
+}
+
+struct storage_iter *
+storage_iter_new(struct storage *st, const struct storage_snapshot *snap, enum kv_cf cf,
+                 struct kv_slice lower, struct kv_slice upper)
+{
+    struct storage_iter *it = kv_calloc(1, sizeof *it);
+    it->ro = rocksdb_readoptions_create();
+    if (snap != NULL)
+        rocksdb_readoptions_set_snapshot(it->ro, snap->snap);
+    if (lower.ptr != NULL) {
+        kv_buf_set(&it->lower, lower.ptr, lower.len);
+        rocksdb_readoptions_set_iterate_lower_bound(it->ro, it->lower.ptr, it->lower.len);
+    }
+    if (upper.ptr != NULL && upper.len > 0) {
+        kv_buf_set(&it->upper, upper.ptr, upper.len);
+        rocksdb_readoptions_set_iterate_upper_bound(it->ro, it->upper.ptr, it->upper.len);
+    }
+    it->it = rocksdb_create_iterator_cf(st->db, it->ro, st->cf[cf]);
+    return it;
+}
+
+void
+storage_iter_free(struct storage_iter *it)
+{
+    if (it == NULL)
+        return;
+    rocksdb_iter_destroy(it->it);
+    rocksdb_readoptions_destroy(it->ro);
+    kv_buf_deinit(&it->lower);
+    kv_buf_deinit(&it->upper);
+    kv_free(it);
+}
+
+void
+storage_iter_seek(struct storage_iter *it, struct kv_slice key)
+{
+    rocksdb_iter_seek(it->it, key.ptr, key.len);
+}
+
+void
+storage_iter_seek_for_prev(struct storage_iter *it, struct kv_slice key)
+{
+    rocksdb_iter_seek_for_prev(it->it, key.ptr, key.len);
+}
+
+void
+storage_iter_seek_first(struct storage_iter *it)
+{
+    rocksdb_iter_seek_to_first(it->it);
+}
+
+void
+storage_iter_seek_last(struct storage_iter *it)
+{
+    rocksdb_iter_seek_to_last(it->it);
+}
+
+void
+storage_iter_next(struct storage_iter *it)
+{
+    rocksdb_iter_next(it->it);
+}
+
+void
+storage_iter_prev(struct storage_iter *it)
+{
+    rocksdb_iter_prev(it->it);
+}
+
+bool
+storage_iter_valid(const struct storage_iter *it)
+{
+    return rocksdb_iter_valid(it->it) != 0;
+}
+
+struct kv_slice
+storage_iter_key(const struct storage_iter *it)
+{
+    size_t n = 0;
+    const char *p = rocksdb_iter_key(it->it, &n);
+    return kv_slice_make(p, n);
+}
+
+struct kv_slice
+storage_iter_value(const struct storage_iter *it)
+{
+    size_t n = 0;
+    const char *p = rocksdb_iter_value(it->it, &n);
+    return kv_slice_make(p, n);
+}
+
+enum kv_code
+storage_iter_status(const struct storage_iter *it, struct kv_err *err)
+{
+    char *errptr = NULL;
+    rocksdb_iter_get_error(it->it, &errptr);
+    if (errptr != NULL)
+        return take_error(errptr, err, "iterator");
+    return KV_OK;
+}
+
+uint64_t
+storage_latest_seq(struct storage *st)
+{
+    return rocksdb_get_latest_sequence_number(st->db);
+}
+
+enum kv_code
+storage_flush(struct storage *st, struct kv_err *err)
+{
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    enum kv_code rc = KV_OK;
+    for (int i = 0; i < KV_CF_COUNT && rc == KV_OK; i++) {
+        char *errptr = NULL;
+        rocksdb_flush_cf(st->db, fo, st->cf[i], &errptr);
+        if (errptr != NULL)
+            rc = take_error(errptr, err, "flush");
+    }
+    rocksdb_flushoptions_destroy(fo);
+    return rc;
+}
+
+enum kv_code
+storage_compact(struct storage *st, enum kv_cf cf, struct kv_slice begin, struct kv_slice end,
+                struct kv_err *err)
+{
+    rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+    rocksdb_compactoptions_set_bottommost_level_compaction(co, 2 /* kForce */);
+    rocksdb_compactoptions_set_exclusive_manual_compaction(co, 0);
+    rocksdb_compact_range_cf_opt(st->db, st->cf[cf], co, begin.len ? begin.ptr : NULL, begin.len,
+                                 end.len ? end.ptr : NULL, end.len);
+    rocksdb_compactoptions_destroy(co);
+    (void)err;
+    return KV_OK;
+}
+
+enum kv_code
+storage_property(struct storage *st, enum kv_cf cf, const char *name, struct kv_buf *out)
+{
+    kv_buf_clear(out);
+    char *v = rocksdb_property_value_cf(st->db, st->cf[cf], name);
+    if (v == NULL)
+        return KV_NOTFOUND;
+    kv_buf_append_cstr(out, v);
+    rocksdb_free(v);
+    return KV_OK;
+}
+
+uint64_t
+storage_property_int(struct storage *st, enum kv_cf cf, const char *name)
+{
+    uint64_t v = 0;
+    if (rocksdb_property_int_cf(st->db, st->cf[cf], name, &v) != 0)
+        return 0;
+    return v;
+}
+
+uint64_t
+storage_sst_bytes(struct storage *st)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < KV_CF_COUNT; i++)
+        total += storage_property_int(st, (enum kv_cf)i, "rocksdb.total-sst-files-size");
+    return total;
+}

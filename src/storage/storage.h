@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * storage: the only module that talks to RocksDB. It opens the database with the column families
+ * of cf.h, and offers point reads, atomic write batches, iterators with bounds, snapshots,
+ * properties, flush/compaction, and the WAL and checkpoint access replication needs. RocksDB
+ * handles and error strings never leave this module: callers see `enum kv_cf` ids, kv codes and
+ * copied bytes.
+ *
+ * Errors: KV_ERR_IO (with RocksDB's message in err->msg) for any RocksDB failure; KV_ERR_CORRUPT
+ * when RocksDB reports corruption; KV_NOTFOUND for absent keys.
+ *
+ * Threads: all functions may be called from any thread concurrently (RocksDB is thread-safe),
+ * except storage_open/storage_close, which the owner calls while no other thread uses the
+ * storage. A batch or an iterator belongs to one thread at a time.
+ */
+#ifndef KV_STORAGE_STORAGE_H
+#define KV_STORAGE_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/slice.h"
+#include "common/status.h"
+#include "config/config.h"
+#include "storage/cf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct storage;
+struct storage_batch;
+struct storage_iter;
+struct storage_snapshot;
+
+/* Open (creating if missing) the database in `path` with every column family, with options taken
+ * from cfg's rocksdb.* fields. `cluster_enabled` is recorded in the propagate CF on first open;
+ * a directory written in the other mode is refused (KV_ERR_INVALID with a clear message). */
+enum kv_code storage_open(const struct config *cfg, const char *path, struct storage **out,
+                          struct kv_err *err);
+/* Close and free. Waits for RocksDB's background work to stop. NULL is a no-op. */
+void storage_close(struct storage *st);
+
+/* The directory the DB was opened from (borrowed; lives as long as st). */
+const char *storage_path(const struct storage *st);
+
+/* Point read into `val` (cleared first). `snap` may be NULL for the latest state.
+ * KV_OK, KV_NOTFOUND, or KV_ERR_IO. */
+enum kv_code storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf cf,
+                         struct kv_slice key, struct kv_buf *val, struct kv_err *err);
+
+/* Write batches: everything one command changes goes into one batch, written atomically and
+ * forming one unit of the replication stream. */
+/* A new empty batch for `st` (the batch borrows st's column family handles: write it to st,
+ * before st is closed). */
+struct storage_batch *storage_batch_new(struct storage *st);
+void storage_batch_free(struct storage_batch *b); /* NULL is a no-op */
+void storage_batch_clear(struct storage_batch *b);
+void storage_batch_put(struct storage_batch *b, enum kv_cf cf, struct kv_slice key,
+                       struct kv_slice val);
+void storage_batch_delete(struct storage_batch *b, enum kv_cf cf, struct kv_slice key);
+/* Delete [begin, end) in one column family. */
+void storage_batch_delete_range(struct storage_batch *b, enum kv_cf cf, struct kv_slice begin,
+                                struct kv_slice end);
+/* A LogData record (consumes no sequence number): Kvrocks' operation descriptor. */
+void storage_batch_log_data(struct storage_batch *b, struct kv_slice blob);
+/* Number of records (puts, deletes) in the batch, not counting log data. */
+int storage_batch_count(struct storage_batch *b);
+/* The batch's RocksDB wire representation (borrowed until the batch changes). */
+struct kv_slice storage_batch_data(struct storage_batch *b);
+/* A batch from its wire representation (replication). Returns NULL if `rep` is too short to be a
+ * batch. */
+struct storage_batch *storage_batch_from_data(struct kv_slice rep);
+
+/* Write the batch atomically (WAL first). KV_OK or KV_ERR_IO. An empty batch is a no-op. */
+enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err);
+
+/* Snapshots: a consistent read view. Free with storage_snapshot_free before storage_close. */
+struct storage_snapshot *storage_snapshot_new(struct storage *st);
+void storage_snapshot_free(struct storage *st, struct storage_snapshot *snap);
+uint64_t storage_snapshot_seq(const struct storage_snapshot *snap);
+
+/* Iterators over one column family. `lower` and `upper` (either may have ptr NULL for none) are
+ * copied: the iterator sees keys in [lower, upper). `snap` may be NULL. */
+struct storage_iter *storage_iter_new(struct storage *st, const struct storage_snapshot *snap,
+                                      enum kv_cf cf, struct kv_slice lower, struct kv_slice upper);
+void storage_iter_free(struct storage_iter *it); /* NULL is a no-op */
+void storage_iter_seek(struct storage_iter *it, struct kv_slice key);
+void storage_iter_seek_for_prev(struct storage_iter *it, struct kv_slice key);
+void storage_iter_seek_first(struct storage_iter *it);
+void storage_iter_seek_last(struct storage_iter *it);
+void storage_iter_next(struct storage_iter *it);
+void storage_iter_prev(struct storage_iter *it);
+bool storage_iter_valid(const struct storage_iter *it);
+/* Current key and value: borrowed until the next move or free. */
+struct kv_slice storage_iter_key(const struct storage_iter *it);
+struct kv_slice storage_iter_value(const struct storage_iter *it);
+/* KV_OK, or the error that ended the iteration early. */
+enum kv_code storage_iter_status(const struct storage_iter *it, struct kv_err *err);
+
+/* The sequence number of the latest write (0 for an empty DB). */
+uint64_t storage_latest_seq(struct storage *st);
+
+/* Flush memtables of every CF (waits). */
+enum kv_code storage_flush(struct storage *st, struct kv_err *err);
+/* Compact [begin, end) of cf (empty slices = whole range), forcing the bottommost level so
+ * compaction filters see every record. Waits for completion. */
+enum kv_code storage_compact(struct storage *st, enum kv_cf cf, struct kv_slice begin,
+                             struct kv_slice end, struct kv_err *err);
+
+/* A RocksDB property (e.g. "rocksdb.estimate-num-keys") of cf into `out` (cleared first).
+ * KV_NOTFOUND for an unknown property. */
+enum kv_code storage_property(struct storage *st, enum kv_cf cf, const char *name,
+                              struct kv_buf *out);
+/* A property as an integer; 0 when unknown. */
+uint64_t storage_property_int(struct storage *st, enum kv_cf cf, const char *name);
+/* Bytes of live SST files, and of the WAL files on disk. */
+uint64_t storage_sst_bytes(struct storage *st);
+
+/* Stop background compactions/flushes promptly (shutdown). */
+void storage_cancel_background(struct storage *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
