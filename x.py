@@ -108,9 +108,11 @@ def cmd_run(args):
     args.debug = False
     args.sanitize = None
     bdir = do_build(args)
-    conf = args.config or os.path.join(ROOT, "kvrocks.conf")
+    conf = os.path.abspath(args.config) if args.config else os.path.join(ROOT, "kvrocks.conf")
     binary = os.path.join(bdir, "kvrocks")
-    print(f"+ {binary} -c {conf}", flush=True)
+    # Relative paths in the config (the sample's `dir ./data`) are relative to the repository.
+    os.chdir(ROOT)
+    print(f"+ cd {ROOT} && {binary} -c {conf}", flush=True)
     os.execv(binary, [binary, "-c", conf])
 
 

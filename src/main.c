@@ -135,6 +135,12 @@ main(int argc, char **argv)
         i++;
     }
 
+    if (config_validate(cfg, &err) != KV_OK) {
+        fprintf(stderr, "%s\n", err.msg);
+        config_free(cfg);
+        return 1;
+    }
+
     if (cfg->daemonize && daemonize() != 0) {
         fprintf(stderr, "cannot daemonize: %s\n", strerror(errno));
         config_free(cfg);
