@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// fixture: a real RocksDB in a fresh temporary directory, opened through storage_open with tiny
+// write buffers and SST files so flushes and compactions happen during tests, plus a struct db
+// handle for the default namespace. Removed (directory and all) at teardown.
+#ifndef KV_TESTS_UNIT_FIXTURE_H
+#define KV_TESTS_UNIT_FIXTURE_H
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <string>
+
+#include "common/status.h"
+#include "config/config.h"
+#include "storage/keys.h"
+#include "storage/storage.h"
+#include "types/db.h"
+#include "types/keylock.h"
+
+class StorageTest : public ::testing::Test {
+  protected:
+    void SetUp() override
+    {
+        char tmpl[] = "/tmp/kvrocks-unit-XXXXXX";
+        char *d = mkdtemp(tmpl);
+        ASSERT_NE(d, nullptr);
+        dir_ = d;
+        cfg_ = config_new();
+        cfg_->rocksdb_write_buffer_size = 1; // MiB: the minimum, so memtables flush often
+        cfg_->rocksdb_target_file_size_base = 1;
+        cfg_->rocksdb_block_cache_size = 8;
+        cfg_->cluster_enabled = Cluster();
+        Open();
+    }
+
+    void TearDown() override
+    {
+        Close();
+        config_free(cfg_);
+        std::string cmd = "rm -rf '" + dir_ + "'";
+        if (system(cmd.c_str()) != 0) {
+            ADD_FAILURE() << "cannot remove " << dir_;
+        }
+    }
+
+    virtual bool Cluster() const
+    {
+        return false;
+    }
+
+    void Open()
+    {
+        struct kv_err err;
+        kv_err_clear(&err);
+        ASSERT_EQ(storage_open(cfg_, (dir_ + "/db").c_str(), &st_, &err), KV_OK) << err.msg;
+        locks_ = keylock_table_new();
+        db_.st = st_;
+        db_.locks = locks_;
+        db_.ns = kv_slice_cstr(KEYS_DEFAULT_NAMESPACE);
+        db_.cluster = cfg_->cluster_enabled;
+        db_.hooks = nullptr;
+        db_.snap = nullptr;
+    }
+
+    void Close()
+    {
+        storage_close(st_);
+        st_ = nullptr;
+        keylock_table_free(locks_);
+        locks_ = nullptr;
+    }
+
+    void Reopen()
+    {
+        Close();
+        Open();
+    }
+
+    static struct kv_slice S(const std::string &s)
+    {
+        return kv_slice_make(s.data(), s.size());
+    }
+
+    std::string dir_;
+    struct config *cfg_ = nullptr;
+    struct storage *st_ = nullptr;
+    struct keylock_table *locks_ = nullptr;
+    struct db db_ {};
+};
+
+#endif
