@@ -2,6 +2,8 @@
  *
  * cmd_conn: connection commands: PING, ECHO, AUTH, HELLO, QUIT, SELECT.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,13 +35,17 @@ cmd_echo(struct cmd_ctx *ctx)
     return KV_OK;
 }
 
-/* Check a password; on success mark the connection authenticated (and admin). */
+/* Check a password (and the user name of the two-word form, which must be "default": there are
+ * no other users, as in Kvrocks); on success mark the connection authenticated (and admin).
+ * `user` may be NULL. */
 static enum kv_code
-authenticate(struct cmd_ctx *ctx, struct kv_slice password)
+authenticate(struct cmd_ctx *ctx, const struct kv_slice *user, struct kv_slice password)
 {
     const char *pass = ctx->srv->cfg->requirepass;
     if (pass == NULL || pass[0] == '\0')
         return args_error(ctx, KV_ERR, "%s", ERR_NO_PASSWORD);
+    if (user != NULL && !kv_slice_eq(*user, kv_slice_cstr("default")))
+        return args_error(ctx, KV_ERR, "%s", ERR_INVALID_PASSWORD);
     if (!kv_slice_eq(password, kv_slice_cstr(pass)))
         return args_error(ctx, KV_ERR, "%s", ERR_INVALID_PASSWORD);
     conn_set_flag(ctx->conn, CONN_F_AUTHED | CONN_F_ADMIN);
@@ -52,14 +58,31 @@ cmd_auth(struct cmd_ctx *ctx)
 {
     if (ctx->argc > 3)
         return args_syntax_error(ctx);
-    enum kv_code rc = authenticate(ctx, ctx->argv[ctx->argc - 1]);
+    enum kv_code rc =
+        authenticate(ctx, ctx->argc == 3 ? &ctx->argv[1] : NULL, ctx->argv[ctx->argc - 1]);
     if (rc != KV_OK)
         return rc;
     resp_write_ok(ctx->out);
     return KV_OK;
 }
 
-/* HELLO [protover [AUTH username password] [SETNAME name]] -> a map describing the server. */
+/* Redis' rule for client names (CLIENT SETNAME, HELLO SETNAME): printable ASCII without spaces,
+ * or empty. */
+static bool
+valid_client_name(struct kv_slice name)
+{
+    for (size_t i = 0; i < name.len; i++) {
+        unsigned char ch = (unsigned char)name.ptr[i];
+        if (ch < '!' || ch > '~')
+            return false;
+    }
+    return true;
+}
+
+/* HELLO [protover [AUTH username password] [SETNAME name]] -> a map describing the server.
+ * Options are all parsed before anything takes effect, as in Redis: a syntax error changes
+ * neither the authentication nor the name nor the protocol. Kvrocks: RESP3 is only switched on
+ * when resp3-enabled is yes; otherwise HELLO 3 answers in RESP2 with proto 2. */
 static enum kv_code
 cmd_hello(struct cmd_ctx *ctx)
 {
@@ -72,31 +95,41 @@ cmd_hello(struct cmd_ctx *ctx)
         if (proto < 2 || proto > 3)
             return args_error(ctx, KV_ERR_NOPROTO, "unsupported protocol version");
     }
-    struct kv_slice setname = {NULL, 0};
-    bool has_setname = false;
+    const struct kv_slice *user = NULL, *password = NULL, *setname = NULL;
     for (; i < ctx->argc; i++) {
-        if (args_is(ctx, i, "AUTH") && i + 2 < ctx->argc) {
-            enum kv_code rc = authenticate(ctx, ctx->argv[i + 2]);
-            if (rc != KV_OK)
-                return rc;
+        int more = ctx->argc - 1 - i;
+        if (args_is(ctx, i, "AUTH") && more >= 2) {
+            user = &ctx->argv[i + 1];
+            password = &ctx->argv[i + 2];
             i += 2;
-        } else if (args_is(ctx, i, "SETNAME") && i + 1 < ctx->argc) {
-            setname = ctx->argv[++i];
-            has_setname = true;
+        } else if (args_is(ctx, i, "SETNAME") && more >= 1) {
+            setname = &ctx->argv[++i];
         } else {
-            return args_error(ctx, KV_ERR, "Syntax error in HELLO option '%.*s'",
-                              (int)ctx->argv[i].len, ctx->argv[i].ptr);
+            char opt[KV_ERR_MSG_MAX];
+            return args_error(ctx, KV_ERR, "Syntax error in HELLO option '%s'",
+                              args_cstr(ctx, i, opt, sizeof opt));
         }
+    }
+    if (password != NULL) {
+        enum kv_code rc = authenticate(ctx, user, *password);
+        if (rc != KV_OK)
+            return rc;
     }
     if (!conn_has_flag(ctx->conn, CONN_F_AUTHED))
         return args_error(ctx, KV_ERR_NOAUTH,
-                          "HELLO must be called with the client already "
-                          "authenticated, otherwise the HELLO <proto> AUTH "
-                          "<user> <pass> option can be used to authenticate "
-                          "the client and select the RESP protocol version "
-                          "at the same time");
-    if (has_setname)
-        conn_set_name(ctx->conn, setname);
+                          "HELLO must be called with the client already authenticated, "
+                          "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                          "authenticate the client and select the RESP protocol version at the "
+                          "same time");
+    if (setname != NULL) {
+        if (!valid_client_name(*setname))
+            return args_error(ctx, KV_ERR,
+                              "Client names cannot contain spaces, newlines or special "
+                              "characters.");
+        conn_set_name(ctx->conn, *setname);
+    }
+    if (!ctx->srv->cfg->resp3_enabled)
+        proto = 2;
     ctx->conn->proto = (int)proto;
     ctx->out->proto = (int)proto;
     resp_write_map(ctx->out, 7);
@@ -134,6 +167,9 @@ cmd_select(struct cmd_ctx *ctx)
     enum kv_code rc = args_int64(ctx, 1, &idx);
     if (rc != KV_OK)
         return rc;
+    if (idx < INT32_MIN || idx > INT32_MAX) /* Redis parses the index as an int */
+        return args_error(ctx, KV_ERR, "value is out of range, value must between %d and %d",
+                          INT32_MIN, INT32_MAX);
     if (idx != 0)
         return args_error(ctx, KV_ERR, "%s", ERR_DB_INDEX);
     resp_write_ok(ctx->out);

@@ -33,6 +33,13 @@
 #define CONN_IN_KEEP (64 * 1024)
 #define CONN_MAX_INLINE (64 * 1024)
 #define CONN_MAX_MULTIBULK (1024 * 1024)
+/* TCP keepalive idle time of client sockets (Kvrocks' value). */
+#define CONN_KEEPALIVE_S 120
+/* A client that has not authenticated yet may not announce big requests (Redis 7.0's
+ * processMultibulkBuffer limits): a password-protected server then cannot be made to allocate
+ * much by anyone who can merely connect. */
+#define CONN_UNAUTH_MAX_MULTIBULK 10
+#define CONN_UNAUTH_MAX_BULK 16384
 
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
@@ -92,7 +99,13 @@ conn_new(struct worker *w, int fd)
     dlist_init(&c->node);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Keepalive as Kvrocks sets it: first probe after 120 s idle, then every 40 s, give up
+     * after 3, so a vanished peer is noticed in about 4 minutes instead of 2 hours. */
+    int idle_s = CONN_KEEPALIVE_S, intvl_s = CONN_KEEPALIVE_S / 3, cnt = 3;
     setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl_s, sizeof intvl_s);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
     int flags = fcntl(fd, F_GETFL, 0);
     fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     struct sockaddr_storage ss;
@@ -118,7 +131,11 @@ conn_new(struct worker *w, int fd)
     conn_set_namespace(c, KEYS_DEFAULT_NAMESPACE);
     c->ctime_ms = clock_now_ms();
     atomic_store(&c->last_interaction_ms, clock_mono_ms());
-    if (srv->cfg->requirepass == NULL || srv->cfg->requirepass[0] == '\0')
+    /* CONFIG SET may replace the password string: read it under the server lock. */
+    pthread_rwlock_rdlock(&srv->lock);
+    bool open_server = srv->cfg->requirepass == NULL || srv->cfg->requirepass[0] == '\0';
+    pthread_rwlock_unlock(&srv->lock);
+    if (open_server)
         conn_set_flag(c, CONN_F_AUTHED | CONN_F_ADMIN);
     return c;
 }
@@ -228,6 +245,8 @@ flush_output(struct conn *c)
             break;
         atomic_fetch_add_explicit(&c->srv->stats.net_output_bytes, (uint64_t)n,
                                   memory_order_relaxed);
+        /* A client downloading a big reply is not idle (Redis counts writes too). */
+        atomic_store_explicit(&c->last_interaction_ms, clock_mono_ms(), memory_order_relaxed);
     }
     if (evbuffer_get_length(c->out) == 0) {
         event_del(c->write_ev);
@@ -240,9 +259,11 @@ flush_output(struct conn *c)
     }
     if (conn_has_flag(c, CONN_F_PAUSED_READ) && evbuffer_get_length(c->out) < CONN_OUT_LOW) {
         conn_clear_flag(c, CONN_F_PAUSED_READ);
-        event_add(c->read_ev, NULL);
-        if (c->in.len > 0)
-            event_active(c->resume_ev, 0, 0);
+        if (!conn_has_flag(c, CONN_F_CLOSE_AFTER_REPLY)) {
+            event_add(c->read_ev, NULL);
+            if (c->in.len > 0)
+                event_active(c->resume_ev, 0, 0);
+        }
     }
     update_snapshots(c);
     return true;
@@ -254,16 +275,38 @@ conn_flush(struct conn *c)
     (void)flush_output(c);
 }
 
+/* The parser refused a request of a client that has not authenticated, under the reduced
+ * limits. If the full limits accept what was refused, the reduced limit was the reason: say so
+ * with Redis' wording. The connection is closed after this, so the parser may be left anywhere. */
+static void
+unauth_limit_message(struct conn *c, const struct resp_limits *full, struct kv_err *err)
+{
+    struct kv_err again;
+    kv_err_clear(&again);
+    enum kv_code rc = resp_parser_next(&c->parser, c->in.ptr, c->in.len, full, &again);
+    if (rc == KV_OK)
+        resp_parser_done(&c->parser);
+    if (rc == KV_ERR_PROTOCOL && strcmp(again.msg, err->msg) == 0)
+        return; /* refused under any limits */
+    if (strstr(err->msg, "invalid multibulk length") != NULL)
+        snprintf(err->msg, sizeof err->msg, "Protocol error: unauthenticated multibulk length");
+    else if (strstr(err->msg, "invalid bulk length") != NULL)
+        snprintf(err->msg, sizeof err->msg, "Protocol error: unauthenticated bulk length");
+}
+
 /* Parse and run the complete requests in the read buffer. Returns false when the connection
  * was freed. */
 static bool
 process_input(struct conn *c)
 {
-    struct resp_limits lim = {
+    /* CONFIG SET changes the config under the server lock held exclusively. */
+    pthread_rwlock_rdlock(&c->srv->lock);
+    const struct resp_limits full = {
         .max_multibulk = CONN_MAX_MULTIBULK,
         .max_bulk = (size_t)c->srv->cfg->proto_max_bulk_len,
         .max_inline = CONN_MAX_INLINE,
     };
+    pthread_rwlock_unlock(&c->srv->lock);
     struct kv_slice small_argv[16];
     struct kv_slice *argv = small_argv;
     size_t argv_cap = 16;
@@ -277,13 +320,24 @@ process_input(struct conn *c)
         }
         struct kv_err err;
         kv_err_clear(&err);
+        /* Re-evaluated per request: an AUTH earlier in the pipeline lifts the limits. */
+        bool authed = conn_has_flag(c, CONN_F_AUTHED);
+        struct resp_limits lim = full;
+        if (!authed) {
+            lim.max_multibulk = CONN_UNAUTH_MAX_MULTIBULK;
+            if (lim.max_bulk > CONN_UNAUTH_MAX_BULK)
+                lim.max_bulk = CONN_UNAUTH_MAX_BULK;
+        }
         enum kv_code rc = resp_parser_next(&c->parser, c->in.ptr, c->in.len, &lim, &err);
         if (rc == KV_NOTFOUND)
             break;
         if (rc != KV_OK) {
+            if (!authed)
+                unauth_limit_message(c, &full, &err);
             char line[KV_ERR_MSG_MAX + 8];
-            snprintf(line, sizeof line, "ERR %s", err.msg);
+            snprintf(line, sizeof line, "ERR %s", err.msg[0] ? err.msg : "Protocol error");
             resp_write_error(&c->rout, line);
+            atomic_fetch_add_explicit(&c->srv->stats.error_replies, 1, memory_order_relaxed);
             LOG_INFO("closing client %s: %s", c->addr, err.msg);
             conn_close_after_reply(c);
             break;
@@ -306,8 +360,11 @@ process_input(struct conn *c)
     }
     if (argv != small_argv)
         kv_free(argv);
-    if (consumed > 0) {
-        size_t rest = c->in.len - consumed;
+    /* Drop the executed requests from the buffer. Moving the rest costs its length: do it only
+     * once at least as much was consumed (the parser keeps absolute offsets meanwhile), so a
+     * big read followed by a long pipeline costs linear, not quadratic, time. */
+    size_t rest = c->in.len - consumed;
+    if (consumed > 0 && rest <= consumed) {
         if (rest > 0)
             memmove(c->in.ptr, c->in.ptr + consumed, rest);
         c->in.len = rest;
@@ -315,7 +372,12 @@ process_input(struct conn *c)
         if (rest == 0 && c->in.cap > CONN_IN_KEEP)
             kv_buf_deinit(&c->in);
     }
-    if (evbuffer_get_length(c->out) > CONN_OUT_HIGH && !conn_has_flag(c, CONN_F_PAUSED_READ)) {
+    if (conn_has_flag(c, CONN_F_CLOSE_AFTER_REPLY)) {
+        /* Nothing more will be parsed: stop reading, so a peer that keeps sending cannot
+         * grow the input buffer while its last replies drain. */
+        event_del(c->read_ev);
+    } else if (evbuffer_get_length(c->out) > CONN_OUT_HIGH &&
+               !conn_has_flag(c, CONN_F_PAUSED_READ)) {
         conn_set_flag(c, CONN_F_PAUSED_READ);
         event_del(c->read_ev);
     } else if (yielded) {

@@ -4,7 +4,9 @@
  * (arguments are slices into that buffer, never copied), hands each complete request to the
  * dispatcher, and writes replies from its output evbuffer. Pipelined requests are all executed
  * before writing; a long pipeline yields to other connections of the worker after a bounded
- * batch.
+ * batch. Reading pauses while more than 16 MiB of replies wait for a client that does not read
+ * them, and resumes below 1 MiB. Before authentication, requests are limited as in Redis 7.0
+ * (at most 10 arguments of at most 16 KiB each: "Protocol error: unauthenticated ... length").
  *
  * Ownership: a conn belongs to exactly one worker for its whole life; only that worker's thread
  * touches its buffers. Other threads may read the fields marked "shared" (CLIENT LIST) while

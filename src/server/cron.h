@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * cron: the main thread's periodic work (every CRON_TICK_MS): instantaneous statistics, and the
+ * cron: the main thread's periodic work (every CRON_TICK_MS): instantaneous statistics (ops,
+ * network rates, memory peak), the keyspace statistics refresh (server_keyspace_cron), and the
  * hooks later issues add (checkpoint cleanup, replication health). Never blocks.
  *
  * Threads: the main thread only.

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * server: the server object. It owns the storage, the key-lock table, the workers and the
- * server-wide statistics, and knows the start and stop order. It borrows the config (main owns
- * it). Commands reach it through cmd_ctx->srv for admin work (INFO, CONFIG, CLIENT, SHUTDOWN).
+ * server: the server object. It owns the storage, the key-lock table, the workers, the
+ * server-wide statistics (counters, per-command stats, the slowlog, the keyspace statistics
+ * cache and the thread that fills it), and knows the start and stop order. It borrows the
+ * config (main owns it). Commands reach it through cmd_ctx->srv for admin work (INFO, CONFIG,
+ * CLIENT, SHUTDOWN, SLOWLOG, DBSIZE).
  *
  * Locking: `lock` is the server-wide reader/writer lock of DESIGN.md section 2. Every command
  * runs holding it shared, except CMD_EXCLUSIVE ones which hold it exclusively; no holder ever
- * waits on the network.
+ * waits on the network. Statistics are atomics; the slowlog and the keyspace cache have their
+ * own mutexes (leaves: nothing else is locked while holding them).
  *
- * Threads: created and stopped by the main thread; the accessors below are safe from workers.
+ * Threads: created and stopped by the main thread; the accessors below are safe from workers
+ * unless marked otherwise.
  */
 #ifndef KV_SERVER_SERVER_H
 #define KV_SERVER_SERVER_H
@@ -22,7 +26,9 @@
 #include "common/buf.h"
 #include "common/status.h"
 #include "config/config.h"
+#include "resp/resp_write.h"
 #include "storage/storage.h"
+#include "types/db.h"
 #include "types/keylock.h"
 
 #ifdef __cplusplus
@@ -32,6 +38,10 @@ extern "C" {
 struct worker;
 struct conn;
 struct command_spec;
+
+/* The Redis version this server presents (INFO redis_version; HELLO's "version" should say the
+ * same, as Kvrocks' does): the release whose command semantics and error texts it follows. */
+#define SERVER_REDIS_VERSION "7.0.0"
 
 /* Per-command statistics (INFO commandstats), one slot per command table row. */
 struct command_stat {
@@ -51,11 +61,34 @@ struct server_stats {
     atomic_uint_fast64_t keyspace_misses;
     atomic_uint_fast64_t error_replies;
     atomic_uint_fast64_t client_output_limit_disconnections;
-    /* instantaneous ops/sec, sampled by cron */
+    /* replication (counted on the master, DESIGN.md section 6) */
+    atomic_uint_fast64_t sync_full;
+    atomic_uint_fast64_t sync_partial_ok;
+    atomic_uint_fast64_t sync_partial_err;
+    /* instantaneous rates, sampled by cron once a second */
     atomic_uint_fast64_t inst_ops_per_sec;
-    uint64_t last_sample_commands; /* cron only */
-    int64_t last_sample_ms;        /* cron only */
+    atomic_uint_fast64_t inst_input_bytes_per_sec;
+    atomic_uint_fast64_t inst_output_bytes_per_sec;
+    atomic_uint_fast64_t peak_memory; /* highest kv_mem_used() seen by cron or INFO */
+    uint64_t last_sample_commands;    /* cron only */
+    uint64_t last_sample_input;       /* cron only */
+    uint64_t last_sample_output;      /* cron only */
+    int64_t last_sample_ms;           /* cron only */
 };
+
+/* Key counts of one namespace, from the last full scan of its metadata (INFO keyspace, the
+ * `db0:` line). Kvrocks computes them the same way (DBSIZE SCAN), since RocksDB cannot count
+ * live keys of a prefix without reading them. */
+struct keyspace_stats {
+    uint64_t keys;       /* live keys */
+    uint64_t expires;    /* live keys with an expiry */
+    uint64_t avg_ttl_ms; /* mean remaining TTL of those, 0 when none */
+    int64_t scan_time_s; /* wall clock (s) when the scan finished; 0 = never scanned */
+};
+
+/* Opaque parts of the server, defined in server.c. */
+struct server_keyspace;
+struct server_slowlog;
 
 struct server {
     struct config *cfg;          /* borrowed from main; runtime changes under `lock` exclusive */
@@ -78,6 +111,16 @@ struct server {
 
     struct server_stats stats;
     struct command_stat *cmd_stats; /* owned; command_count() entries */
+    size_t used_memory_startup;     /* kv_mem_used() once the server was built */
+
+    /* Mirrors of mutable options for code that reads them without the server lock (accept,
+     * idle timeouts); written by server_apply_config under the exclusive lock. */
+    atomic_bool auth_required; /* requirepass is set */
+    atomic_int maxclients;
+    atomic_int timeout_s;
+
+    struct server_keyspace *keyspace; /* owned: keyspace statistics cache and its scanner */
+    struct server_slowlog *slowlog;   /* owned */
 
     int shutdown_fd;       /* eventfd main waits on; written by server_request_shutdown */
     struct kv_buf pidfile; /* path of the pidfile we wrote ("" when none) */
@@ -106,24 +149,102 @@ struct worker *server_current_worker(void);
 
 /* --- client registry across workers (CLIENT LIST / KILL) --- */
 
-/* Append CLIENT LIST lines for every connection (or only `id` when id != 0) to out. */
-void server_client_list(struct server *srv, uint64_t only_id, struct kv_buf *out);
+/* Client types for CLIENT LIST TYPE / CLIENT KILL TYPE. */
+#define SERVER_CLIENT_ANY (-1)
+#define SERVER_CLIENT_NORMAL 0
+#define SERVER_CLIENT_PUBSUB 1
+#define SERVER_CLIENT_REPLICA 2
+#define SERVER_CLIENT_MASTER 3
 
 struct client_filter {
     uint64_t id;       /* 0 = any */
     const char *addr;  /* NULL = any; "ip:port" */
     const char *laddr; /* NULL = any */
-    int type;          /* -1 any, 0 normal, 1 pubsub, 2 replica, 3 master */
-    bool skipme;       /* do not kill the caller */
+    int type;          /* SERVER_CLIENT_*: -1 any, 0 normal, 1 pubsub, 2 replica, 3 master */
+    bool skipme;       /* do not match the caller */
     const struct conn *me;
 };
-/* Close every connection matching the filter (asynchronously on its worker); returns how many
- * matched. */
+
+/* Append CLIENT LIST lines (each ending with '\n') for every connection (or only `id` when
+ * id != 0) to out. Takes each worker's conns lock in turn. */
+void server_client_list(struct server *srv, uint64_t only_id, struct kv_buf *out);
+/* The same for the connections matching `f`. */
+void server_client_list_filter(struct server *srv, const struct client_filter *f,
+                               struct kv_buf *out);
+
+/* Close every connection matching the filter (asynchronously on its worker; the caller itself,
+ * when it matches, is closed after its reply is written); returns how many matched. */
 int server_client_kill(struct server *srv, const struct client_filter *f);
 
-/* Apply a runtime config change (CONFIG SET hook): log level, rocksdb mutable options, ... */
+/* Count connections with any of the CONN_F_* `flags` (INFO clients: blocked, monitors). */
+int server_count_clients_with(struct server *srv, unsigned flags);
+
+/* --- runtime configuration --- */
+
+/* The CONFIG SET hook (config_set_apply_hook; `arg` is the server): applies log-level,
+ * requirepass/maxclients/timeout (to the mirrors above: requirepass then applies to new
+ * connections, connected clients keep their state, as in Redis), slowlog-max-len, and the
+ * RocksDB column-family options (rocksdb.write_buffer_size, max_write_buffer_number,
+ * target_file_size_base, compression, disable_auto_compactions, level0_*), which RocksDB
+ * changes live. The RocksDB DB-wide options (max_open_files, max_background_jobs,
+ * max_total_wal_size) and `workers` are stored and take effect at the next start (the RocksDB
+ * C API has no SetDBOptions), which is logged. Runs under the exclusive server lock. */
 enum kv_code server_apply_config(struct config *cfg, const char *name, void *arg,
                                  struct kv_err *err);
+
+/* --- statistics --- */
+
+/* CONFIG RESETSTAT: zero the counters of INFO stats and commandstats, as Redis (the slowlog
+ * is kept; gauges such as connected clients or memory are not counters and stay). */
+void server_reset_stats(struct server *srv);
+
+/* The INFO text for `sections` (names as given by the client, case-insensitive: none means
+ * "default"; "all", "everything", "default" are groups; unknown names add nothing) for a
+ * client of namespace `ns`, appended to out. See server/info.h for the sections and fields. */
+void server_info(struct server *srv, const char *ns, const struct kv_slice *sections, size_t n,
+                 struct kv_buf *out);
+
+/* --- keyspace statistics (INFO keyspace, DBSIZE) --- */
+
+/* Count the live keys of db's namespace now, on the calling thread (DBSIZE), store the result
+ * in the cache and return it. Reads the whole metadata range of the namespace. */
+enum kv_code server_keyspace_scan(struct server *srv, struct db *db, struct keyspace_stats *out,
+                                  struct kv_err *err);
+/* DBSIZE SCAN: start a background scan of namespace `ns` (one at a time, on a server thread).
+ * KV_ERR "scanning the db now" when a scan is already running (Kvrocks' answer). */
+enum kv_code server_keyspace_scan_async(struct server *srv, const char *ns, struct kv_err *err);
+/* After FLUSHDB (ns) or FLUSHALL (ns NULL): the cached statistics become "empty, now". */
+void server_keyspace_flushed(struct server *srv, const char *ns);
+/* The cached statistics of `ns` (all zero with scan_time_s 0 when never scanned). */
+void server_keyspace_cached(struct server *srv, const char *ns, struct keyspace_stats *out);
+/* Cron: reap a finished background scan; start one for the default namespace when its cached
+ * result is older than SERVER_KEYSPACE_REFRESH_S and the metadata column family holds at most
+ * SERVER_KEYSPACE_AUTO_MAX_KEYS records (RocksDB's estimate), so INFO keyspace follows the data
+ * on ordinary databases without ever putting a full scan of a huge one on a timer. */
+#define SERVER_KEYSPACE_REFRESH_S 10
+#define SERVER_KEYSPACE_AUTO_MAX_KEYS 1000000
+void server_keyspace_cron(struct server *srv);
+/* Stop the background scan (it reads the storage): whoever closes or swaps the DB calls this
+ * first; server_stop_and_free does. Queued requests are dropped; later requests start a new
+ * scan. KV_ERR_TIMEOUT when the thread did not end by deadline_ms (monotonic). Main thread. */
+enum kv_code server_keyspace_stop(struct server *srv, int64_t deadline_ms);
+
+/* --- slowlog (SLOWLOG GET/LEN/RESET; slowlog-log-slower-than, slowlog-max-len) --- */
+
+/* Record a command that took `usec` if it is at least slowlog-log-slower-than (and that is
+ * not negative). Keeps at most SLOWLOG_MAX_ARGC arguments of at most SLOWLOG_MAX_ARGLEN bytes,
+ * as Redis. Called by the dispatcher after each command, on the connection's worker, while it
+ * still holds the server lock (the thresholds are config fields CONFIG SET may change). */
+#define SLOWLOG_MAX_ARGC 32
+#define SLOWLOG_MAX_ARGLEN 128
+void server_slowlog_push(struct server *srv, const struct conn *c, int argc,
+                         const struct kv_slice *argv, int64_t usec);
+/* Number of entries. */
+size_t server_slowlog_len(struct server *srv);
+void server_slowlog_reset(struct server *srv);
+/* Write the newest `count` entries (all when count < 0) as SLOWLOG GET replies them: an array
+ * of [id, unix time, usec, [args...], "ip:port", client name]. */
+void server_slowlog_reply(struct server *srv, int64_t count, struct resp_out *out);
 
 #ifdef __cplusplus
 }

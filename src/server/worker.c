@@ -29,8 +29,12 @@ server_current_worker(void)
     return current_worker;
 }
 
+/* Bind a socket on host:port and listen. With `probe`, only check that the address is free:
+ * bind without SO_REUSEPORT (which fails if any socket holds the address, even a SO_REUSEPORT
+ * listener of another kvrocks run by the same user, which the workers' own SO_REUSEPORT binds
+ * would silently join) and close again; *out_fd is not touched. */
 static enum kv_code
-listen_on(const char *host, int port, int backlog, int *out_fd, struct kv_err *err)
+listen_on(const char *host, int port, int backlog, bool probe, int *out_fd, struct kv_err *err)
 {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
@@ -50,7 +54,8 @@ listen_on(const char *host, int port, int backlog, int *out_fd, struct kv_err *e
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (!probe)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     if (res->ai_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
@@ -60,6 +65,10 @@ listen_on(const char *host, int port, int backlog, int *out_fd, struct kv_err *e
         return kv_err_set(err, KV_ERR_IO, "cannot bind %s:%d: %s", host, port, strerror(e));
     }
     freeaddrinfo(res);
+    if (probe) {
+        close(fd);
+        return KV_OK;
+    }
     if (listen(fd, backlog) != 0) {
         int e = errno;
         close(fd);
@@ -79,20 +88,62 @@ reject(struct worker *w, int fd)
     atomic_fetch_add(&w->srv->stats.rejected_connections, 1);
 }
 
+/* How long accepting pauses when the process is out of file descriptors or memory: the
+ * pending connection keeps the listener readable, so retrying at once would spin. */
+#define WORKER_ACCEPT_PAUSE_MS 100
+
+static void
+resume_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    if (w->stopping)
+        return;
+    for (int i = 0; i < w->nlisten; i++) {
+        if (w->listen_evs[i] != NULL)
+            event_add(w->listen_evs[i], NULL);
+    }
+}
+
+static void
+pause_accepting(struct worker *w, int err)
+{
+    static _Thread_local int64_t last_log_ms;
+    int64_t now = clock_mono_ms();
+    if (now - last_log_ms >= 1000) {
+        last_log_ms = now;
+        LOG_WARN("accept failed: %s; not accepting for %d ms", strerror(err),
+                 WORKER_ACCEPT_PAUSE_MS);
+    }
+    for (int i = 0; i < w->nlisten; i++) {
+        if (w->listen_evs[i] != NULL)
+            event_del(w->listen_evs[i]);
+    }
+    struct timeval tv = {0, WORKER_ACCEPT_PAUSE_MS * 1000};
+    if (event_base_once(w->base, -1, EV_TIMEOUT, resume_accepting, w, &tv) != 0)
+        resume_accepting(-1, 0, w);
+}
+
 static void
 on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     struct worker *w = arg;
+    struct server *srv = w->srv;
+    /* CONFIG SET changes the config under the server lock held exclusively. */
+    pthread_rwlock_rdlock(&srv->lock);
+    int maxclients = srv->cfg->maxclients;
+    pthread_rwlock_unlock(&srv->lock);
     for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-                LOG_WARN("accept failed: %s", strerror(errno));
+            int e = errno;
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)
+                pause_accepting(w, e);
+            else if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED)
+                LOG_WARN("accept failed: %s", strerror(e));
             return;
         }
-        struct server *srv = w->srv;
         int n = atomic_fetch_add(&srv->connected_clients, 1);
-        if (n >= srv->cfg->maxclients) {
+        if (n >= maxclients) {
             atomic_fetch_sub(&srv->connected_clients, 1);
             reject(w, fd);
             continue;
@@ -129,7 +180,9 @@ static void
 on_cron(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
+    pthread_rwlock_rdlock(&w->srv->lock);
     int timeout = w->srv->cfg->timeout;
+    pthread_rwlock_unlock(&w->srv->lock);
     if (timeout <= 0)
         return;
     int64_t now = clock_mono_ms();
@@ -185,7 +238,12 @@ worker_new(struct server *srv, int id, const char *bind_list, int port, int back
         if (w->nlisten >= WORKER_MAX_LISTENERS)
             break;
         int fd = -1;
-        rc = listen_on(tok, port, backlog, &fd, err);
+        /* The first worker makes sure nobody else listens there before any worker joins a
+         * SO_REUSEPORT group on the address. */
+        if (id == 0)
+            rc = listen_on(tok, port, backlog, true, &fd, err);
+        if (rc == KV_OK)
+            rc = listen_on(tok, port, backlog, false, &fd, err);
         if (rc != KV_OK)
             break;
         w->listen_fds[w->nlisten] = fd;

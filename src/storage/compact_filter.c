@@ -43,8 +43,10 @@ meta_filter(void *state, int level, const char *key, size_t key_len, const char 
 {
     struct meta m;
     if (meta_decode(kv_slice_make(value, value_len), &m) != KV_OK)
-        return 0;
-    return meta_is_expired(&m, clock_now_ms()) ? 1 : 0;
+        return 0; /* keep what we cannot read */
+    /* Expired, or an empty collection: readers already treat it as absent. RocksDB turns the
+     * dropped record into a tombstone, so no older record of the key can resurface. */
+    return meta_is_live(&m, clock_now_ms()) ? 0 : 1;
 }
 
 static const char *
@@ -117,6 +119,16 @@ lookup_meta(struct subkey_filter *f, struct kv_slice ns, struct kv_slice user_ke
     return ok;
 }
 
+static bool
+all_zero(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != 0)
+            return false;
+    }
+    return true;
+}
+
 static unsigned char
 subkey_filter(void *state, int level, const char *key, size_t key_len, const char *value,
               size_t value_len, char **new_value, size_t *new_value_len,
@@ -134,11 +146,15 @@ subkey_filter(void *state, int level, const char *key, size_t key_len, const cha
         return 1;
     const struct meta *m = &f->cached_meta;
     if (m->type == META_STRING || m->type == META_JSON)
-        return 1;
+        return 1; /* the key was overwritten by a single-value type */
     if (m->version != version)
+        return 1; /* the key was deleted and re-created */
+    /* Dead for longer than the grace period (or emptied). The grace period protects sub-keys
+     * against a compaction that races an EXPIRE/PERSIST on the same key. */
+    if (!meta_is_live(m, clock_now_ms() - COMPACT_FILTER_SUBKEY_GRACE_MS))
         return 1;
-    if (m->expire_ms != 0 &&
-        (int64_t)m->expire_ms + COMPACT_FILTER_SUBKEY_GRACE_MS <= clock_now_ms())
+    /* An all-zero bitmap segment reads the same as a missing one. */
+    if (m->type == META_BITMAP && all_zero(value, value_len))
         return 1;
     return 0;
 }

@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
  * compact_filter: RocksDB compaction filters that reclaim space (kvrocks-notes.md 2.8).
- *   metadata CF: drops records whose expiry has passed;
- *   default, zset_score, stream CFs: drop sub-keys whose metadata is missing, is a string, has
- *     another version, or expired more than 5 minutes ago (the grace period avoids racing a
- *     concurrent EXPIRE/PERSIST);
- *   pubsub CF: drops everything (messages only travel through the WAL).
- * Filters never write; they only decide what compaction keeps, so a replica stays byte-equal to
- * its master in the replication sense (sequence numbers are not affected).
+ *   metadata CF: drops records that are not live (meta_is_live): expired, or a collection of
+ *     size 0;
+ *   default, zset_score, stream CFs: drop sub-keys whose metadata is missing, is a string or
+ *     JSON, has another version, or stopped being live more than 5 minutes ago (the grace period
+ *     avoids racing a concurrent EXPIRE/PERSIST), and all-zero bitmap segments;
+ *   pubsub CF: drops everything (messages only travel through the WAL);
+ *   propagate, search CFs: no filter.
+ * Records that do not decode are kept. Filters never write; they only decide what compaction
+ * keeps, so sequence numbers are not affected. A dropped record becomes a tombstone inside
+ * RocksDB, so an older record of the same key in a lower level cannot resurface.
  *
- * Private to storage/. Threads: filters run on RocksDB's compaction threads.
+ * Ownership (RocksDB 7.8 C API): rocksdb_options_set_compaction_filter stores a raw pointer, so
+ * the metadata and pubsub filters are owned by the ctx; rocksdb_options_set_compaction_filter_
+ * factory wraps the factory in a shared_ptr, so each sub-key factory is owned by the options it
+ * is installed in (and the DB's copies of them); its state, the ctx, is borrowed. Hence: free the
+ * ctx only after the DB is closed and every options object it was installed in is destroyed.
+ *
+ * Private to storage/. Threads: filters run on RocksDB's compaction threads; the metadata filter
+ * is shared by concurrent sub-compactions and keeps no state, a sub-key filter instance belongs
+ * to one (sub-)compaction. attach/detach are called by the storage owner.
  */
 #ifndef KV_STORAGE_COMPACT_FILTER_H
 #define KV_STORAGE_COMPACT_FILTER_H

@@ -2,12 +2,14 @@
 #include "storage/keys.h"
 
 #include "common/endian.h"
+#include "common/log.h"
 #include "common/slot.h"
 
 void
 keys_append_ns_prefix(struct kv_buf *out, struct kv_slice ns, bool cluster,
                       struct kv_slice user_key)
 {
+    KV_ASSERT(ns.len <= KEYS_MAX_NAMESPACE_LEN);
     kv_buf_append_byte(out, (uint8_t)ns.len);
     kv_buf_append_slice(out, ns);
     if (cluster)
@@ -46,6 +48,7 @@ keys_subkey(struct kv_buf *out, struct kv_slice ns, bool cluster, struct kv_slic
 void
 keys_ns_scan_prefix(struct kv_buf *out, struct kv_slice ns, bool cluster, uint16_t slot)
 {
+    KV_ASSERT(ns.len <= KEYS_MAX_NAMESPACE_LEN);
     kv_buf_clear(out);
     kv_buf_append_byte(out, (uint8_t)ns.len);
     kv_buf_append_slice(out, ns);

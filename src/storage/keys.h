@@ -33,6 +33,9 @@ extern "C" {
 #endif
 
 #define KEYS_DEFAULT_NAMESPACE "__namespace"
+/* The namespace length is one byte: longer names are a programmer error (the encoders abort);
+ * NAMESPACE ADD must refuse them. */
+#define KEYS_MAX_NAMESPACE_LEN 255
 
 /* Append the namespace prefix (and the key's slot in cluster mode) to out. */
 void keys_append_ns_prefix(struct kv_buf *out, struct kv_slice ns, bool cluster,

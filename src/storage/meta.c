@@ -8,22 +8,35 @@
 #include "common/clock.h"
 #include "common/endian.h"
 
+/* The low 11 bits of a version come from this counter, which starts at a random value so two
+ * processes (a master and its promoted replica, say) rarely pick the same version for a key in
+ * the same microsecond. */
 static atomic_uint_fast64_t version_counter;
 static atomic_bool version_seeded;
+/* The last version handed out: a new one is always greater, even if the wall clock stalls or
+ * steps back, or more than 2048 versions are taken within one microsecond. */
+static atomic_uint_fast64_t version_last;
 
 uint64_t
 meta_new_version(void)
 {
     if (!atomic_load_explicit(&version_seeded, memory_order_acquire)) {
         uint32_t seed = 0;
-        if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+        if (getrandom(&seed, sizeof seed, GRND_NONBLOCK) != sizeof seed)
             seed = (uint32_t)clock_mono_us();
         uint_fast64_t expected = 0;
         atomic_compare_exchange_strong(&version_counter, &expected, seed % 2048);
         atomic_store_explicit(&version_seeded, true, memory_order_release);
     }
-    uint64_t c = atomic_fetch_add(&version_counter, 1);
-    return ((uint64_t)clock_now_us() << 11) + (c % 2048);
+    uint64_t c = atomic_fetch_add_explicit(&version_counter, 1, memory_order_relaxed);
+    uint64_t want = ((uint64_t)clock_now_us() << 11) + (c % 2048);
+    uint_fast64_t last = atomic_load_explicit(&version_last, memory_order_relaxed);
+    for (;;) {
+        uint64_t v = want > last ? want : last + 1;
+        if (atomic_compare_exchange_weak_explicit(&version_last, &last, v, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return v;
+    }
 }
 
 void
@@ -54,7 +67,7 @@ meta_peek_type(struct kv_slice raw)
 }
 
 enum kv_code
-meta_decode(struct kv_slice raw, struct meta *m)
+meta_decode(struct kv_slice raw, struct meta *out)
 {
     if (raw.len < 1)
         return KV_ERR_CORRUPT;
@@ -63,62 +76,42 @@ meta_decode(struct kv_slice raw, struct meta *m)
     if (!type_known(type))
         return KV_ERR_CORRUPT;
     bool wide = (flags & META_FLAG_64BIT) != 0;
+    size_t int_len = wide ? 8 : 4; /* expire and size */
     const char *p = raw.ptr + 1;
     size_t left = raw.len - 1;
-    m->type = (enum meta_type)type;
-    m->version = 0;
-    m->size = 0;
-    m->list_head = META_LIST_INITIAL_INDEX;
-    m->list_tail = META_LIST_INITIAL_INDEX;
-    m->hll_encoding = 0;
-    if (wide) {
-        if (left < 8)
-            return KV_ERR_CORRUPT;
-        m->expire_ms = kv_get_u64be(p);
-        p += 8;
-        left -= 8;
-    } else {
-        if (left < 4)
-            return KV_ERR_CORRUPT;
-        m->expire_ms = (uint64_t)kv_get_u32be(p) * 1000;
-        p += 4;
-        left -= 4;
-    }
-    if (type == META_STRING || type == META_JSON) {
-        m->payload = kv_slice_make(p, left);
-        return KV_OK;
-    }
-    if (left < 8)
+    struct meta m = {
+        .type = (enum meta_type)type,
+        .list_head = META_LIST_INITIAL_INDEX,
+        .list_tail = META_LIST_INITIAL_INDEX,
+    };
+    if (left < int_len)
         return KV_ERR_CORRUPT;
-    m->version = kv_get_u64be(p);
-    p += 8;
-    left -= 8;
-    if (wide) {
-        if (left < 8)
+    /* Legacy records count expiry in seconds. */
+    m.expire_ms = wide ? kv_get_u64be(p) : (uint64_t)kv_get_u32be(p) * 1000;
+    p += int_len;
+    left -= int_len;
+    if (type != META_STRING && type != META_JSON) {
+        if (left < 8 + int_len)
             return KV_ERR_CORRUPT;
-        m->size = kv_get_u64be(p);
-        p += 8;
-        left -= 8;
-    } else {
-        if (left < 4)
-            return KV_ERR_CORRUPT;
-        m->size = kv_get_u32be(p);
-        p += 4;
-        left -= 4;
+        m.version = kv_get_u64be(p);
+        m.size = wide ? kv_get_u64be(p + 8) : kv_get_u32be(p + 8);
+        p += 8 + int_len;
+        left -= 8 + int_len;
+        if (type == META_LIST) {
+            if (left < 16)
+                return KV_ERR_CORRUPT;
+            m.list_head = kv_get_u64be(p);
+            m.list_tail = kv_get_u64be(p + 8);
+            p += 16;
+            left -= 16;
+        } else if (type == META_HLL && left >= 1) {
+            m.hll_encoding = (uint8_t)p[0];
+            p += 1;
+            left -= 1;
+        }
     }
-    if (type == META_LIST) {
-        if (left < 16)
-            return KV_ERR_CORRUPT;
-        m->list_head = kv_get_u64be(p);
-        m->list_tail = kv_get_u64be(p + 8);
-        p += 16;
-        left -= 16;
-    } else if (type == META_HLL && left >= 1) {
-        m->hll_encoding = (uint8_t)p[0];
-        p += 1;
-        left -= 1;
-    }
-    m->payload = kv_slice_make(p, left);
+    m.payload = kv_slice_make(p, left);
+    *out = m;
     return KV_OK;
 }
 

@@ -36,8 +36,10 @@ struct storage_iter;
 struct storage_snapshot;
 
 /* Open (creating if missing) the database in `path` with every column family, with options taken
- * from cfg's rocksdb.* fields. `cluster_enabled` is recorded in the propagate CF on first open;
- * a directory written in the other mode is refused (KV_ERR_INVALID with a clear message). */
+ * from cfg's rocksdb.* fields. cfg is read during the call only. cfg->cluster_enabled is recorded
+ * in the file `path`/KVROCKS_CLUSTER_MODE ("yes" or "no") on first open; a directory recorded
+ * with the other mode is refused before RocksDB opens it (KV_ERR_INVALID, err->msg names the
+ * directory and both modes). On failure *out is unchanged and nothing stays open. */
 enum kv_code storage_open(const struct config *cfg, const char *path, struct storage **out,
                           struct kv_err *err);
 /* Close and free. Waits for RocksDB's background work to stop. NULL is a no-op. */
@@ -70,20 +72,33 @@ void storage_batch_log_data(struct storage_batch *b, struct kv_slice blob);
 int storage_batch_count(struct storage_batch *b);
 /* The batch's RocksDB wire representation (borrowed until the batch changes). */
 struct kv_slice storage_batch_data(struct storage_batch *b);
-/* A batch from its wire representation (replication). Returns NULL if `rep` is too short to be a
- * batch. */
+/* Check a batch's wire representation before it is written: KV_OK, or KV_ERR_CORRUPT with the
+ * reason in err when it is truncated, has a record type we never write (merge, blob, 2PC
+ * markers...), names a column family we do not have, or its header count disagrees with its
+ * records. RocksDB itself would find these only after writing the batch to the WAL, leaving a DB
+ * that refuses writes and cannot be reopened. */
+enum kv_code storage_batch_validate(struct kv_slice rep, struct kv_err *err);
+/* A batch from its wire representation (replication; `rep` is copied). Returns NULL unless
+ * storage_batch_validate accepts `rep`. Such a batch can be written, counted and read back with
+ * storage_batch_data, but not added to (no column family handles: put/delete abort). */
 struct storage_batch *storage_batch_from_data(struct kv_slice rep);
 
-/* Write the batch atomically (WAL first). KV_OK or KV_ERR_IO. An empty batch is a no-op. */
+/* Write the batch atomically (WAL first). KV_OK, or KV_ERR_IO/KV_ERR_CORRUPT. A batch with no
+ * records (log data only, or nothing) is not written: it would consume no sequence number. Each
+ * put, delete and delete-range consumes one sequence number. */
 enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err);
 
-/* Snapshots: a consistent read view. Free with storage_snapshot_free before storage_close. */
+/* Snapshots: a consistent read view. Free with storage_snapshot_free before storage_close.
+ * storage_snapshot_seq is the latest sequence number at creation: the snapshot sees exactly the
+ * writes with sequence numbers <= it. */
 struct storage_snapshot *storage_snapshot_new(struct storage *st);
 void storage_snapshot_free(struct storage *st, struct storage_snapshot *snap);
 uint64_t storage_snapshot_seq(const struct storage_snapshot *snap);
 
-/* Iterators over one column family. `lower` and `upper` (either may have ptr NULL for none) are
- * copied: the iterator sees keys in [lower, upper). `snap` may be NULL. */
+/* Iterators over one column family. `lower` and `upper` are copied: the iterator sees keys in
+ * [lower, upper). A lower bound with ptr NULL or len 0, and an upper bound with ptr NULL or
+ * len 0 (keys_prefix_end of an all-0xff prefix), mean no bound. `snap` may be NULL. The iterator
+ * starts unpositioned: seek before reading. Free it before storage_close. */
 struct storage_iter *storage_iter_new(struct storage *st, const struct storage_snapshot *snap,
                                       enum kv_cf cf, struct kv_slice lower, struct kv_slice upper);
 void storage_iter_free(struct storage_iter *it); /* NULL is a no-op */
@@ -105,8 +120,10 @@ uint64_t storage_latest_seq(struct storage *st);
 
 /* Flush memtables of every CF (waits). */
 enum kv_code storage_flush(struct storage *st, struct kv_err *err);
-/* Compact [begin, end) of cf (empty slices = whole range), forcing the bottommost level so
- * compaction filters see every record. Waits for completion. */
+/* Compact the files of cf overlapping [begin, end] (inclusive; an empty slice leaves that side
+ * open), flushing the memtable first if it overlaps, and forcing the bottommost level so
+ * compaction filters see every record. Waits for completion. Always KV_OK (RocksDB's C API does
+ * not report the status of a manual compaction). */
 enum kv_code storage_compact(struct storage *st, enum kv_cf cf, struct kv_slice begin,
                              struct kv_slice end, struct kv_err *err);
 
@@ -118,6 +135,13 @@ enum kv_code storage_property(struct storage *st, enum kv_cf cf, const char *nam
 uint64_t storage_property_int(struct storage *st, enum kv_cf cf, const char *name);
 /* Bytes of live SST files, and of the WAL files on disk. */
 uint64_t storage_sst_bytes(struct storage *st);
+
+/* Change one mutable column-family option of every column family at run time (RocksDB's
+ * SetOptions: `name` and `value` in RocksDB's option-string syntax, e.g. "write_buffer_size",
+ * "67108864"). KV_ERR_INVALID with RocksDB's reason when it refuses; column families changed
+ * before the refusal keep the new value. */
+enum kv_code storage_set_cf_option(struct storage *st, const char *name, const char *value,
+                                   struct kv_err *err);
 
 /* Stop background compactions/flushes promptly (shutdown). */
 void storage_cancel_background(struct storage *st);

@@ -85,40 +85,50 @@ db_exists(struct db *db, const struct kv_slice *keys, size_t n, int64_t *count, 
     return rc;
 }
 
+static int
+slice_cmp_qsort(const void *a, const void *b)
+{
+    return kv_slice_cmp(*(const struct kv_slice *)a, *(const struct kv_slice *)b);
+}
+
 enum kv_code
 db_delete(struct db *db, const struct kv_slice *keys, size_t n, int64_t *deleted,
           struct kv_err *err)
 {
+    /* Sorted and deduplicated, so a key listed twice is counted once without a quadratic scan. */
+    struct kv_slice *uniq = kv_malloc((n ? n : 1) * sizeof *uniq);
+    if (n > 0)
+        memcpy(uniq, keys, n * sizeof *uniq);
+    qsort(uniq, n, sizeof *uniq, slice_cmp_qsort);
+    size_t nuniq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nuniq == 0 || !kv_slice_eq(uniq[nuniq - 1], uniq[i]))
+            uniq[nuniq++] = uniq[i];
+    }
     struct keylock_guard g;
-    keylock_lock(db->locks, db->ns, keys, n, &g);
+    keylock_lock(db->locks, db->ns, uniq, nuniq, &g);
     struct storage_batch *b = storage_batch_new(db->st);
     struct kv_buf raw = KV_BUF_INIT;
-    struct kv_slice *gone = kv_malloc((n ? n : 1) * sizeof *gone);
     size_t ngone = 0;
     enum kv_code rc = KV_OK;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < nuniq; i++) {
         struct meta m;
-        bool dup = false;
-        for (size_t j = 0; j < ngone && !dup; j++)
-            dup = kv_slice_eq(gone[j], keys[i]);
-        if (dup)
-            continue;
-        rc = db_get_meta(db, keys[i], META_NONE, &m, &raw, err);
+        rc = db_get_meta(db, uniq[i], META_NONE, &m, &raw, err);
         if (rc == KV_NOTFOUND) {
             rc = KV_OK;
             continue;
         }
         if (rc != KV_OK)
             break;
-        db_batch_delete_key(db, b, keys[i]);
-        gone[ngone++] = keys[i];
+        db_batch_delete_key(db, b, uniq[i]);
+        uniq[ngone++] = uniq[i]; /* ngone <= i: compacts the deleted keys in place */
     }
     if (rc == KV_OK && ngone > 0)
-        rc = db_write(db, b, gone, ngone, err);
+        rc = db_write(db, b, uniq, ngone, err);
     keylock_unlock(&g);
     if (rc == KV_OK)
         *deleted = (int64_t)ngone;
-    kv_free(gone);
+    kv_free(uniq);
     kv_buf_deinit(&raw);
     storage_batch_free(b);
     return rc;
@@ -258,39 +268,37 @@ user_key_of(const struct db *db, struct kv_slice raw_key)
 }
 
 enum kv_code
-db_scan(struct db *db, struct kv_slice after, struct kv_slice pattern, enum meta_type type,
+db_scan(struct db *db, const struct kv_slice *after, struct kv_slice pattern, enum meta_type type,
         size_t limit, bool (*fn)(void *arg, struct kv_slice key, const struct meta *m), void *arg,
         struct kv_buf *last, bool *done, struct kv_err *err)
 {
     struct kv_buf lower = KV_BUF_INIT, upper = KV_BUF_INIT, seek = KV_BUF_INIT;
     ns_bounds(db, &lower, &upper);
+    size_t ns_prefix_len = lower.len;
     bool match_all = pattern.ptr == NULL || (pattern.len == 1 && pattern.ptr[0] == '*');
-    size_t prefix_len = 0;
-    bool literal_prefix =
-        !match_all && !db->cluster && glob_literal_prefix(pattern.ptr, pattern.len, &prefix_len);
-    struct kv_buf prefix_upper = KV_BUF_INIT;
-    if (literal_prefix && prefix_len > 0) {
-        /* Narrow the range to keys starting with the pattern's literal prefix. */
-        struct kv_buf p = KV_BUF_INIT;
-        kv_buf_append_slice(&p, kv_buf_slice(&lower));
-        kv_buf_append(&p, pattern.ptr, prefix_len);
-        keys_prefix_end(&prefix_upper, kv_buf_slice(&p));
-        kv_buf_set(&lower, p.ptr, p.len);
-        kv_buf_deinit(&p);
-        kv_buf_set(&upper, prefix_upper.ptr, prefix_upper.len);
+    bool need_glob = !match_all;
+    if (!match_all && !db->cluster) {
+        /* Every key the pattern matches starts with its literal prefix: narrow the range to it
+         * (in cluster mode the slot comes first, so the range can't be narrowed). When the rest
+         * of the pattern is only stars, the range alone decides. */
+        size_t prefix_len = 0;
+        bool only_stars = glob_literal_prefix(pattern.ptr, pattern.len, &prefix_len);
+        if (prefix_len > 0) {
+            kv_buf_append(&lower, pattern.ptr, prefix_len);
+            keys_prefix_end(&upper, kv_buf_slice(&lower));
+            need_glob = !only_stars;
+        }
     }
     struct storage_iter *it = storage_iter_new(db->st, db->snap, KV_CF_METADATA,
                                                kv_buf_slice(&lower), kv_buf_slice(&upper));
-    if (after.len > 0) {
-        /* In cluster mode the cursor position is the full record key (slot included), which the
-         * caller gets back through `last`; otherwise it is the user key. */
-        kv_buf_clear(&seek);
+    if (after != NULL) {
+        /* In cluster mode the position is the whole record key (slot included); otherwise it is
+         * the user key. A position below the lower bound is clamped to it by the iterator. */
         if (db->cluster) {
-            kv_buf_append_slice(&seek, after);
+            kv_buf_append_slice(&seek, *after);
         } else {
-            kv_buf_append_slice(&seek, kv_buf_slice(&lower));
-            kv_buf_resize(&seek, 1 + db->ns.len);
-            kv_buf_append_slice(&seek, after);
+            kv_buf_append(&seek, lower.ptr, ns_prefix_len);
+            kv_buf_append_slice(&seek, *after);
         }
         storage_iter_seek(it, kv_buf_slice(&seek));
         if (storage_iter_valid(it) && kv_slice_eq(storage_iter_key(it), kv_buf_slice(&seek)))
@@ -319,7 +327,7 @@ db_scan(struct db *db, struct kv_slice after, struct kv_slice pattern, enum meta
             continue;
         if (type != META_NONE && m.type != type)
             continue;
-        if (!match_all && !glob_match(pattern.ptr, pattern.len, uk.ptr, uk.len, false))
+        if (need_glob && !glob_match(pattern.ptr, pattern.len, uk.ptr, uk.len, false))
             continue;
         if (!fn(arg, uk, &m)) {
             stopped = true;
@@ -333,7 +341,6 @@ db_scan(struct db *db, struct kv_slice after, struct kv_slice pattern, enum meta
     kv_buf_deinit(&lower);
     kv_buf_deinit(&upper);
     kv_buf_deinit(&seek);
-    kv_buf_deinit(&prefix_upper);
     return rc;
 }
 
@@ -350,43 +357,100 @@ db_size(struct db *db, uint64_t *count, struct kv_err *err)
     uint64_t n = 0;
     struct kv_buf last = KV_BUF_INIT;
     bool done = false;
-    enum kv_code rc = db_scan(db, kv_slice_make(NULL, 0), kv_slice_make(NULL, 0), META_NONE, 0,
-                              count_one, &n, &last, &done, err);
+    enum kv_code rc =
+        db_scan(db, NULL, kv_slice_make(NULL, 0), META_NONE, 0, count_one, &n, &last, &done, err);
     kv_buf_deinit(&last);
     if (rc == KV_OK)
         *count = n;
     return rc;
 }
 
-static bool
-take_first(void *arg, struct kv_slice key, const struct meta *m)
+/* A random record key between `first` and `last` (first <= last, same namespace): keep their
+ * common prefix, then pick the next 8 bytes uniformly between theirs (read as big-endian
+ * numbers, missing bytes as zeros). */
+static void
+random_position(struct kv_slice first, struct kv_slice last, struct kv_buf *out)
 {
-    kv_buf_set(arg, key.ptr, key.len);
-    return false;
+    size_t common = 0;
+    while (common < first.len && common < last.len && first.ptr[common] == last.ptr[common])
+        common++;
+    uint64_t lo = 0, hi = 0;
+    for (size_t i = 0; i < 8; i++) {
+        size_t j = common + i;
+        lo = (lo << 8) | (j < first.len ? (uint8_t)first.ptr[j] : 0);
+        hi = (hi << 8) | (j < last.len ? (uint8_t)last.ptr[j] : 0);
+    }
+    uint64_t r = ((uint64_t)(uint32_t)rand() << 32) ^ ((uint64_t)(uint32_t)rand() << 1) ^
+                 (uint64_t)(uint32_t)rand();
+    uint64_t span = hi - lo; /* hi >= lo: last sorts after first */
+    uint64_t pick = span == UINT64_MAX ? r : lo + r % (span + 1);
+    kv_buf_set(out, first.ptr, common);
+    kv_buf_append_u64be(out, pick);
+}
+
+/* Live keys examined per RANDOMKEY: one of them is picked at random. */
+#define DB_RANDOM_WINDOW 16
+
+/* Reservoir sampling over the live records from `from` (NULL: the start) up to `stop`
+ * (exclusive; NULL: the end), until *seen reaches DB_RANDOM_WINDOW: the k-th live key replaces
+ * the pick in out with probability 1/k. */
+static void
+sample_live(const struct db *db, struct storage_iter *it, const struct kv_slice *from,
+            const struct kv_slice *stop, int64_t now, int *seen, struct kv_buf *out)
+{
+    if (from != NULL)
+        storage_iter_seek(it, *from);
+    else
+        storage_iter_seek_first(it);
+    for (; storage_iter_valid(it) && *seen < DB_RANDOM_WINDOW; storage_iter_next(it)) {
+        struct kv_slice rk = storage_iter_key(it);
+        if (stop != NULL && kv_slice_cmp(rk, *stop) >= 0)
+            break;
+        struct meta m;
+        if (meta_decode(storage_iter_value(it), &m) != KV_OK || !meta_is_live(&m, now))
+            continue;
+        (*seen)++;
+        if (rand() % *seen == 0) {
+            struct kv_slice uk = user_key_of(db, rk);
+            kv_buf_set(out, uk.ptr, uk.len);
+        }
+    }
 }
 
 enum kv_code
 db_random_key(struct db *db, struct kv_buf *out, struct kv_err *err)
 {
-    /* Seek to a random point of the key space, then take the first live key after it (wrapping
-     * around once). Not uniform, like Kvrocks, but O(1) reads instead of a full scan. */
-    struct kv_buf last = KV_BUF_INIT;
-    bool done = false;
-    char start[8];
-    for (size_t i = 0; i < sizeof start; i++)
-        start[i] = (char)(rand() & 0xff);
+    struct kv_buf lower = KV_BUF_INIT, upper = KV_BUF_INIT, first = KV_BUF_INIT, pos = KV_BUF_INIT;
+    ns_bounds(db, &lower, &upper);
+    struct storage_iter *it = storage_iter_new(db->st, db->snap, KV_CF_METADATA,
+                                               kv_buf_slice(&lower), kv_buf_slice(&upper));
+    int64_t now = clock_now_ms();
     kv_buf_clear(out);
-    enum kv_code rc = KV_OK;
-    if (!db->cluster)
-        rc = db_scan(db, kv_slice_make(start, 1 + (size_t)(rand() % 7)), kv_slice_make(NULL, 0),
-                     META_NONE, 0, take_first, out, &last, &done, err);
-    if (rc == KV_OK && out->len == 0 && out->ptr == NULL)
-        rc = db_scan(db, kv_slice_make(NULL, 0), kv_slice_make(NULL, 0), META_NONE, 0, take_first,
-                     out, &last, &done, err);
-    kv_buf_deinit(&last);
+    int seen = 0;
+    storage_iter_seek_first(it);
+    if (storage_iter_valid(it)) {
+        struct kv_slice k = storage_iter_key(it);
+        kv_buf_set(&first, k.ptr, k.len);
+        storage_iter_seek_last(it);
+        if (storage_iter_valid(it)) {
+            random_position(kv_buf_slice(&first), storage_iter_key(it), &pos);
+            struct kv_slice p = kv_buf_slice(&pos);
+            /* From the random point, wrapping around to the start when the end comes first. */
+            sample_live(db, it, &p, NULL, now, &seen, out);
+            if (seen < DB_RANDOM_WINDOW && storage_iter_status(it, NULL) == KV_OK)
+                sample_live(db, it, NULL, &p, now, &seen, out);
+        }
+    }
+    bool found = seen > 0;
+    enum kv_code rc = storage_iter_status(it, err);
+    storage_iter_free(it);
+    kv_buf_deinit(&lower);
+    kv_buf_deinit(&upper);
+    kv_buf_deinit(&first);
+    kv_buf_deinit(&pos);
     if (rc != KV_OK)
         return rc;
-    return out->ptr != NULL ? KV_OK : KV_NOTFOUND;
+    return found ? KV_OK : KV_NOTFOUND;
 }
 
 enum kv_code

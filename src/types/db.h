@@ -76,7 +76,8 @@ void db_batch_delete_key(struct db *db, struct storage_batch *b, struct kv_slice
 enum kv_code db_exists(struct db *db, const struct kv_slice *keys, size_t n, int64_t *count,
                        struct kv_err *err);
 
-/* Delete the live keys among keys[0..n); *deleted = how many existed. */
+/* Delete the live keys among keys[0..n) in one batch; *deleted = how many distinct keys existed
+ * (a key listed twice counts once, as DEL). */
 enum kv_code db_delete(struct db *db, const struct kv_slice *keys, size_t n, int64_t *deleted,
                        struct kv_err *err);
 
@@ -100,11 +101,20 @@ enum kv_code db_persist(struct db *db, struct kv_slice key, bool *changed, struc
 /* The absolute expiry in ms: -2 when absent, -1 when none. */
 enum kv_code db_expire_at(struct db *db, struct kv_slice key, int64_t *at_ms, struct kv_err *err);
 
-/* Visit live keys in key order, starting strictly after `after` (empty = from the start),
- * matching the glob `pattern` (NULL or "*" = all) and of type `type` (META_NONE = any). Stops
- * after examining `limit` records (0 = no limit) or when fn returns false. *last receives the
- * last key examined (the next cursor position) and *done whether the end was reached. */
-enum kv_code db_scan(struct db *db, struct kv_slice after, struct kv_slice pattern,
+/* Visit live keys in key order, matching the glob `pattern` (ptr NULL or "*" = all, the empty
+ * pattern matches only the empty key) and of type `type` (META_NONE = any).
+ *   after  (in) NULL: from the start; else strictly after this position, as returned in `last`
+ *          by an earlier call on the same db (the user key, or in cluster mode the whole record
+ *          key; the empty user key is a valid position).
+ *   limit  (in) stop after examining this many records, live or not (0 = no limit).
+ *   fn     (in) called for each match with the user key and its metadata (both borrowed for the
+ *          call); returning false stops the scan after this key.
+ *   last   (out) the position of the last record examined (cleared first; meaningful when
+ *          *done is false).
+ *   done   (out) true when the end of the namespace was reached.
+ * Errors: KV_ERR_IO / KV_ERR_CORRUPT from the iterator. Keys that exist for the whole of a
+ * resumed scan are visited exactly once; keys written meanwhile may or may not be. */
+enum kv_code db_scan(struct db *db, const struct kv_slice *after, struct kv_slice pattern,
                      enum meta_type type, size_t limit,
                      bool (*fn)(void *arg, struct kv_slice key, const struct meta *m), void *arg,
                      struct kv_buf *last, bool *done, struct kv_err *err);
@@ -112,7 +122,11 @@ enum kv_code db_scan(struct db *db, struct kv_slice after, struct kv_slice patte
 /* Number of live keys in the namespace (scans the metadata). */
 enum kv_code db_size(struct db *db, uint64_t *count, struct kv_err *err);
 
-/* A random live key into out; KV_NOTFOUND when the namespace is empty. */
+/* A random live key into out (cleared first; the empty key is a valid answer): seeks to a random
+ * point between the first and the last record of the namespace and picks one of the next 16
+ * live keys from there (wrapping around to the start). A few reads, not a scan; not uniform
+ * (keys after a sparse stretch of the key space are favoured), like Kvrocks' sampling.
+ * KV_NOTFOUND when the namespace has no live key. */
 enum kv_code db_random_key(struct db *db, struct kv_buf *out, struct kv_err *err);
 
 /* Delete every key of the namespace (metadata range delete; sub-keys are reclaimed by

@@ -1,0 +1,748 @@
+// SPDX-License-Identifier: Apache-2.0
+//
+// storage: a real RocksDB (the StorageTest fixture) opened, written, iterated, snapshotted,
+// reopened; column family names and ids checked against the disk format (DESIGN.md section 4)
+// through RocksDB's own C API and the write-batch wire format.
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <stdint.h>
+#include <stdio.h>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rocksdb/c.h>
+
+#include "fixture.h"
+#include "storage/cf.h"
+#include "storage/storage.h"
+
+namespace {
+
+std::string
+Str(struct kv_slice s)
+{
+    return std::string(s.ptr == nullptr ? "" : s.ptr, s.len);
+}
+
+const struct kv_slice kNone = {nullptr, 0};
+
+const char *const kCfNames[KV_CF_COUNT] = {"default",   "metadata", "zset_score", "pubsub",
+                                           "propagate", "stream",   "search"};
+
+std::string
+ReadFile(const std::string &path)
+{
+    std::ifstream f(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+void
+WriteFile(const std::string &path, const std::string &data)
+{
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << data;
+}
+
+} // namespace
+
+class StorageApiTest : public StorageTest {
+  protected:
+    void
+    Put(enum kv_cf cf, const std::string &k, const std::string &v)
+    {
+        struct storage_batch *b = storage_batch_new(st_);
+        storage_batch_put(b, cf, S(k), S(v));
+        Write(b);
+        storage_batch_free(b);
+    }
+
+    void
+    Del(enum kv_cf cf, const std::string &k)
+    {
+        struct storage_batch *b = storage_batch_new(st_);
+        storage_batch_delete(b, cf, S(k));
+        Write(b);
+        storage_batch_free(b);
+    }
+
+    void
+    Write(struct storage_batch *b, struct storage *st = nullptr)
+    {
+        struct kv_err err;
+        kv_err_clear(&err);
+        ASSERT_EQ(storage_write(st ? st : st_, b, &err), KV_OK) << err.msg;
+    }
+
+    // The value, or "<notfound>".
+    std::string
+    Get(enum kv_cf cf, const std::string &k, const struct storage_snapshot *snap = nullptr,
+        struct storage *st = nullptr)
+    {
+        struct kv_buf val = KV_BUF_INIT;
+        kv_buf_append_cstr(&val, "stale");
+        struct kv_err err;
+        kv_err_clear(&err);
+        enum kv_code rc = storage_get(st ? st : st_, snap, cf, S(k), &val, &err);
+        std::string out;
+        if (rc == KV_OK)
+            out = std::string(val.ptr == nullptr ? "" : val.ptr, val.len);
+        else if (rc == KV_NOTFOUND)
+            out = val.len == 0 ? "<notfound>" : "<notfound, value not cleared>";
+        else
+            out = std::string("<error ") + err.msg + ">";
+        kv_buf_deinit(&val);
+        return out;
+    }
+
+    // Keys (and values) of cf between the bounds, forwards.
+    std::vector<std::string>
+    Keys(enum kv_cf cf, struct kv_slice lower = kNone, struct kv_slice upper = kNone,
+         const struct storage_snapshot *snap = nullptr)
+    {
+        std::vector<std::string> out;
+        struct storage_iter *it = storage_iter_new(st_, snap, cf, lower, upper);
+        for (storage_iter_seek_first(it); storage_iter_valid(it); storage_iter_next(it))
+            out.push_back(Str(storage_iter_key(it)));
+        EXPECT_EQ(storage_iter_status(it, nullptr), KV_OK);
+        storage_iter_free(it);
+        return out;
+    }
+
+    std::string
+    KeyAt(struct storage_iter *it)
+    {
+        return storage_iter_valid(it) ? Str(storage_iter_key(it)) : "<invalid>";
+    }
+
+    struct storage *
+    OpenOther(const std::string &name, bool cluster = false)
+    {
+        struct config *cfg = config_new();
+        cfg->rocksdb_write_buffer_size = 1;
+        cfg->rocksdb_block_cache_size = 8;
+        cfg->cluster_enabled = cluster;
+        struct storage *st = nullptr;
+        struct kv_err err;
+        kv_err_clear(&err);
+        enum kv_code rc = storage_open(cfg, (dir_ + "/" + name).c_str(), &st, &err);
+        config_free(cfg);
+        EXPECT_EQ(rc, KV_OK) << err.msg;
+        return st;
+    }
+};
+
+TEST_F(StorageApiTest, CfNames)
+{
+    for (int i = 0; i < KV_CF_COUNT; i++)
+        EXPECT_STREQ(cf_name((enum kv_cf)i), kCfNames[i]);
+    EXPECT_STREQ(cf_name(KV_CF_COUNT), "unknown");
+    EXPECT_STREQ(cf_name((enum kv_cf) - 1), "unknown");
+    EXPECT_EQ(KV_CF_SUBKEY, 0);
+    EXPECT_EQ(KV_CF_METADATA, 1);
+    EXPECT_EQ(KV_CF_ZSET_SCORE, 2);
+    EXPECT_EQ(KV_CF_PUBSUB, 3);
+    EXPECT_EQ(KV_CF_PROPAGATE, 4);
+    EXPECT_EQ(KV_CF_STREAM, 5);
+    EXPECT_EQ(KV_CF_SEARCH, 6);
+    EXPECT_EQ(KV_CF_COUNT, 7);
+}
+
+TEST_F(StorageApiTest, ColumnFamiliesOnDisk)
+{
+    // RocksDB's own list, read from the MANIFEST, in id order.
+    Close();
+    rocksdb_options_t *opts = rocksdb_options_create();
+    size_t n = 0;
+    char *errptr = nullptr;
+    char **names = rocksdb_list_column_families(opts, (dir_ + "/db").c_str(), &n, &errptr);
+    ASSERT_EQ(errptr, nullptr) << errptr;
+    ASSERT_EQ(n, (size_t)KV_CF_COUNT);
+    for (size_t i = 0; i < n; i++)
+        EXPECT_STREQ(names[i], kCfNames[i]) << i;
+    rocksdb_list_column_families_destroy(names, n);
+    rocksdb_options_destroy(opts);
+    Open();
+}
+
+TEST_F(StorageApiTest, BatchWireFormatCarriesCfIds)
+{
+    // The replication stream ships write batches, which name column families by numeric id:
+    // header (seq u64 LE, count u32 LE), then per record a tag, the CF id as a varint (except
+    // for CF 0), and varint-length-prefixed key and value.
+    for (int round = 0; round < 2; round++) {
+        struct storage_batch *b = storage_batch_new(st_);
+        storage_batch_log_data(b, kv_slice_cstr("L"));
+        for (int i = 0; i < KV_CF_COUNT; i++)
+            storage_batch_put(b, (enum kv_cf)i, kv_slice_cstr("k"), kv_slice_cstr("v"));
+        storage_batch_delete(b, KV_CF_SUBKEY, kv_slice_cstr("d"));
+        storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("d"));
+        storage_batch_delete_range(b, KV_CF_SUBKEY, kv_slice_cstr("a"), kv_slice_cstr("b"));
+        storage_batch_delete_range(b, KV_CF_STREAM, kv_slice_cstr("a"), kv_slice_cstr("b"));
+        EXPECT_EQ(storage_batch_count(b), KV_CF_COUNT + 4);
+
+        std::string want(8, '\0');
+        want += std::string("\x0b\x00\x00\x00", 4); // 11 records, log data not counted
+        want += std::string("\x03\x01L", 3);        // kTypeLogData
+        want += std::string("\x01\x01k\x01v", 5);   // kTypeValue, CF 0
+        for (int i = 1; i < KV_CF_COUNT; i++) {
+            want += std::string("\x05", 1); // kTypeColumnFamilyValue
+            want += std::string(1, (char)i);
+            want += std::string("\x01k\x01v", 4);
+        }
+        want += std::string("\x00\x01"
+                            "d",
+                            3); // kTypeDeletion, CF 0
+        want += std::string("\x04\x01\x01"
+                            "d",
+                            4); // kTypeColumnFamilyDeletion, CF 1
+        want += std::string("\x0f\x01"
+                            "a\x01"
+                            "b",
+                            5); // kTypeRangeDeletion, CF 0
+        want += std::string("\x0e\x05\x01"
+                            "a\x01"
+                            "b",
+                            6); // kTypeColumnFamilyRangeDeletion, 5
+        EXPECT_EQ(Str(storage_batch_data(b)), want);
+        Write(b);
+        storage_batch_free(b);
+        // The ids survive a reopen (they are read back from the MANIFEST, not re-assigned).
+        Reopen();
+    }
+}
+
+TEST_F(StorageApiTest, EveryCfKeepsDataAcrossReopen)
+{
+    for (int i = 0; i < KV_CF_COUNT; i++)
+        Put((enum kv_cf)i, "key", std::string("value of ") + kCfNames[i]);
+    Reopen();
+    for (int i = 0; i < KV_CF_COUNT; i++)
+        EXPECT_EQ(Get((enum kv_cf)i, "key"), std::string("value of ") + kCfNames[i]);
+    // And after a flush to SST files and another reopen.
+    struct kv_err err;
+    ASSERT_EQ(storage_flush(st_, &err), KV_OK) << err.msg;
+    EXPECT_GT(storage_sst_bytes(st_), 0u);
+    Reopen();
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        EXPECT_EQ(Get((enum kv_cf)i, "key"), std::string("value of ") + kCfNames[i]);
+        EXPECT_EQ(Keys((enum kv_cf)i), std::vector<std::string>{"key"});
+    }
+}
+
+TEST_F(StorageApiTest, ManyWritesThroughFlushesSurviveReopen)
+{
+    // 1 MiB memtables: this writes several of them.
+    std::string val(1000, 'x');
+    for (int i = 0; i < 5000; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%06d", i);
+        Put(KV_CF_SUBKEY, key, val + std::to_string(i));
+    }
+    Reopen();
+    std::vector<std::string> keys = Keys(KV_CF_SUBKEY);
+    ASSERT_EQ(keys.size(), 5000u);
+    for (int i = 0; i < 5000; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%06d", i);
+        EXPECT_EQ(keys[i], key);
+    }
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "k004321"), val + "4321");
+    EXPECT_GT(storage_sst_bytes(st_), 1000000u);
+}
+
+TEST_F(StorageApiTest, GetBasics)
+{
+    EXPECT_EQ(Get(KV_CF_METADATA, "absent"), "<notfound>");
+    Put(KV_CF_METADATA, "empty", "");
+    EXPECT_EQ(Get(KV_CF_METADATA, "empty"), "");
+    std::string bin("\x00\xff\x00", 3);
+    Put(KV_CF_METADATA, bin, bin + bin);
+    EXPECT_EQ(Get(KV_CF_METADATA, bin), bin + bin);
+    // Column families are separate key spaces.
+    EXPECT_EQ(Get(KV_CF_SUBKEY, bin), "<notfound>");
+    Del(KV_CF_METADATA, bin);
+    EXPECT_EQ(Get(KV_CF_METADATA, bin), "<notfound>");
+    EXPECT_STREQ(storage_path(st_), (dir_ + "/db").c_str());
+}
+
+TEST_F(StorageApiTest, LatestSeqCountsRecords)
+{
+    // A fresh DB: nothing written yet (the fixture's open writes nothing).
+    EXPECT_EQ(storage_latest_seq(st_), 0u);
+    Put(KV_CF_METADATA, "a", "1");
+    EXPECT_EQ(storage_latest_seq(st_), 1u);
+
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_log_data(b, kv_slice_cstr("3 6"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("b"), kv_slice_cstr("2"));
+    storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr("c"), kv_slice_cstr("3"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("a"));
+    storage_batch_log_data(b, kv_slice_cstr("r 0123456789abcdef"));
+    EXPECT_EQ(storage_batch_count(b), 3);
+    Write(b);
+    EXPECT_EQ(storage_latest_seq(st_), 4u);
+
+    // delete_range: one record.
+    storage_batch_clear(b);
+    EXPECT_EQ(storage_batch_count(b), 0);
+    storage_batch_delete_range(b, KV_CF_METADATA, kv_slice_cstr("a"), kv_slice_cstr("z"));
+    EXPECT_EQ(storage_batch_count(b), 1);
+    Write(b);
+    EXPECT_EQ(storage_latest_seq(st_), 5u);
+
+    // Log data alone consumes nothing; an empty batch neither.
+    storage_batch_clear(b);
+    storage_batch_log_data(b, kv_slice_cstr("only log"));
+    EXPECT_EQ(storage_batch_count(b), 0);
+    Write(b);
+    EXPECT_EQ(storage_latest_seq(st_), 5u);
+    storage_batch_clear(b);
+    Write(b);
+    EXPECT_EQ(storage_latest_seq(st_), 5u);
+    storage_batch_free(b);
+
+    // The sequence survives a reopen.
+    Reopen();
+    EXPECT_EQ(storage_latest_seq(st_), 5u);
+    Put(KV_CF_METADATA, "x", "y");
+    EXPECT_EQ(storage_latest_seq(st_), 6u);
+}
+
+TEST_F(StorageApiTest, BatchIsAtomicForReaders)
+{
+    // A writer updates two keys in different CFs in one batch; readers with snapshots never see
+    // them differ.
+    Put(KV_CF_METADATA, "a", "0");
+    Put(KV_CF_SUBKEY, "b", "0");
+    std::atomic<bool> stop{false};
+    std::atomic<int> mismatches{0}, reads{0};
+    std::vector<std::thread> readers;
+    for (int r = 0; r < 2; r++) {
+        readers.emplace_back([&] {
+            while (!stop.load()) {
+                struct storage_snapshot *snap = storage_snapshot_new(st_);
+                std::string a = Get(KV_CF_METADATA, "a", snap);
+                std::string b = Get(KV_CF_SUBKEY, "b", snap);
+                storage_snapshot_free(st_, snap);
+                if (a != b)
+                    mismatches++;
+                reads++;
+            }
+        });
+    }
+    struct storage_batch *b = storage_batch_new(st_);
+    for (int i = 1; i <= 3000; i++) {
+        storage_batch_clear(b);
+        std::string v = std::to_string(i);
+        storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("a"), S(v));
+        storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr("b"), S(v));
+        Write(b);
+    }
+    storage_batch_free(b);
+    stop = true;
+    for (auto &t : readers)
+        t.join();
+    EXPECT_EQ(mismatches.load(), 0);
+    EXPECT_GT(reads.load(), 0);
+    EXPECT_EQ(Get(KV_CF_METADATA, "a"), "3000");
+    EXPECT_EQ(storage_latest_seq(st_), 2u + 2 * 3000);
+}
+
+TEST_F(StorageApiTest, IteratorBoundsSeekAndPrev)
+{
+    for (const char *k : {"a", "b", "c", "d", "e"})
+        Put(KV_CF_METADATA, k, std::string("v") + k);
+    Put(KV_CF_SUBKEY, "c2", "other cf");
+
+    EXPECT_EQ(Keys(KV_CF_METADATA), (std::vector<std::string>{"a", "b", "c", "d", "e"}));
+    EXPECT_EQ(Keys(KV_CF_METADATA, kv_slice_cstr("b"), kv_slice_cstr("d")),
+              (std::vector<std::string>{"b", "c"}));
+    EXPECT_EQ(Keys(KV_CF_METADATA, kv_slice_cstr("bb"), kNone),
+              (std::vector<std::string>{"c", "d", "e"}));
+    EXPECT_EQ(Keys(KV_CF_METADATA, kNone, kv_slice_cstr("c")),
+              (std::vector<std::string>{"a", "b"}));
+    // An empty upper bound (keys_prefix_end of all-0xff) means none; so does an empty lower.
+    EXPECT_EQ(Keys(KV_CF_METADATA, kv_slice_make("", 0), kv_slice_make("", 0)).size(), 5u);
+    EXPECT_EQ(Keys(KV_CF_METADATA, kv_slice_cstr("x"), kNone).size(), 0u);
+
+    // Bounds are copied: the caller's memory may change after creation.
+    std::string lo = "b", hi = "d";
+    struct storage_iter *it = storage_iter_new(st_, nullptr, KV_CF_METADATA, S(lo), S(hi));
+    lo[0] = 'a';
+    hi[0] = 'z';
+    storage_iter_seek_first(it);
+    EXPECT_EQ(KeyAt(it), "b");
+    EXPECT_EQ(Str(storage_iter_value(it)), "vb");
+    storage_iter_next(it);
+    EXPECT_EQ(KeyAt(it), "c");
+    storage_iter_next(it);
+    EXPECT_EQ(KeyAt(it), "<invalid>");
+
+    storage_iter_seek_last(it);
+    EXPECT_EQ(KeyAt(it), "c");
+    storage_iter_prev(it);
+    EXPECT_EQ(KeyAt(it), "b");
+    storage_iter_prev(it);
+    EXPECT_EQ(KeyAt(it), "<invalid>");
+
+    storage_iter_seek(it, kv_slice_cstr("a")); // below the lower bound: lands on it
+    EXPECT_EQ(KeyAt(it), "b");
+    storage_iter_seek(it, kv_slice_cstr("bb"));
+    EXPECT_EQ(KeyAt(it), "c");
+    storage_iter_seek(it, kv_slice_cstr("d")); // at the upper bound: nothing
+    EXPECT_EQ(KeyAt(it), "<invalid>");
+
+    storage_iter_seek_for_prev(it, kv_slice_cstr("c"));
+    EXPECT_EQ(KeyAt(it), "c");
+    storage_iter_seek_for_prev(it, kv_slice_cstr("bz"));
+    EXPECT_EQ(KeyAt(it), "b");
+    storage_iter_seek_for_prev(it, kv_slice_cstr("zz")); // above the upper bound: last inside
+    EXPECT_EQ(KeyAt(it), "c");
+    storage_iter_seek_for_prev(it, kv_slice_cstr("a"));
+    EXPECT_EQ(KeyAt(it), "<invalid>");
+    EXPECT_EQ(storage_iter_status(it, nullptr), KV_OK);
+    storage_iter_free(it);
+
+    // Unbounded: prev walks back from seek_for_prev.
+    it = storage_iter_new(st_, nullptr, KV_CF_METADATA, kNone, kNone);
+    storage_iter_seek_for_prev(it, kv_slice_cstr("cc"));
+    std::string walked;
+    for (; storage_iter_valid(it); storage_iter_prev(it))
+        walked += Str(storage_iter_key(it));
+    EXPECT_EQ(walked, "cba");
+    storage_iter_free(it);
+    storage_iter_free(nullptr);
+}
+
+TEST_F(StorageApiTest, IteratorSeesDeletesAndFlushedData)
+{
+    for (int i = 0; i < 10; i++)
+        Put(KV_CF_ZSET_SCORE, "k" + std::to_string(i), "v");
+    struct kv_err err;
+    ASSERT_EQ(storage_flush(st_, &err), KV_OK);
+    Del(KV_CF_ZSET_SCORE, "k3");
+    Put(KV_CF_ZSET_SCORE, "k35", "v");
+    EXPECT_EQ(Keys(KV_CF_ZSET_SCORE, kv_slice_cstr("k2"), kv_slice_cstr("k5")),
+              (std::vector<std::string>{"k2", "k35", "k4"}));
+}
+
+TEST_F(StorageApiTest, SnapshotIsolation)
+{
+    Put(KV_CF_METADATA, "k", "v1");
+    Put(KV_CF_METADATA, "gone", "x");
+    uint64_t seq = storage_latest_seq(st_);
+    struct storage_snapshot *snap = storage_snapshot_new(st_);
+    EXPECT_EQ(storage_snapshot_seq(snap), seq);
+    EXPECT_EQ(storage_snapshot_seq(snap), 2u);
+
+    Put(KV_CF_METADATA, "k", "v2");
+    Put(KV_CF_METADATA, "new", "n");
+    Del(KV_CF_METADATA, "gone");
+    struct kv_err err;
+    ASSERT_EQ(storage_flush(st_, &err), KV_OK); // the snapshot survives flushes
+    EXPECT_EQ(storage_snapshot_seq(snap), 2u);
+    EXPECT_EQ(storage_latest_seq(st_), 5u);
+
+    EXPECT_EQ(Get(KV_CF_METADATA, "k", snap), "v1");
+    EXPECT_EQ(Get(KV_CF_METADATA, "k"), "v2");
+    EXPECT_EQ(Get(KV_CF_METADATA, "new", snap), "<notfound>");
+    EXPECT_EQ(Get(KV_CF_METADATA, "gone", snap), "x");
+    EXPECT_EQ(Get(KV_CF_METADATA, "gone"), "<notfound>");
+    EXPECT_EQ(Keys(KV_CF_METADATA, kNone, kNone, snap), (std::vector<std::string>{"gone", "k"}));
+    EXPECT_EQ(Keys(KV_CF_METADATA), (std::vector<std::string>{"k", "new"}));
+
+    struct storage_snapshot *snap2 = storage_snapshot_new(st_);
+    EXPECT_EQ(storage_snapshot_seq(snap2), 5u);
+    storage_snapshot_free(st_, snap2);
+    storage_snapshot_free(st_, snap);
+    storage_snapshot_free(st_, nullptr);
+}
+
+TEST_F(StorageApiTest, SnapshotSeqUnderConcurrentWrites)
+{
+    // The snapshot's sequence is exact even while another thread writes: a snapshot sees key
+    // "n" (written with sequence n) iff n <= its sequence.
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+        for (int i = 1; !stop.load() && i < 200000; i++)
+            Put(KV_CF_METADATA, std::to_string(i), "v");
+    });
+    for (int i = 0; i < 200; i++) {
+        struct storage_snapshot *snap = storage_snapshot_new(st_);
+        uint64_t s = storage_snapshot_seq(snap);
+        if (s > 0) {
+            EXPECT_EQ(Get(KV_CF_METADATA, std::to_string(s), snap), "v");
+        }
+        EXPECT_EQ(Get(KV_CF_METADATA, std::to_string(s + 1), snap), "<notfound>");
+        storage_snapshot_free(st_, snap);
+    }
+    stop = true;
+    writer.join();
+}
+
+TEST_F(StorageApiTest, DeleteRange)
+{
+    for (const char *k : {"a", "b", "ba", "c", "d", "e"})
+        Put(KV_CF_PROPAGATE, k, "v");
+    Put(KV_CF_SUBKEY, "b", "v");
+    // (The propagate CF has no compaction filter: raw values in the metadata CF would be read as
+    // metadata records by its filter.)
+    struct kv_err err;
+    ASSERT_EQ(storage_flush(st_, &err), KV_OK); // some in SST files, some in the memtable
+    Put(KV_CF_PROPAGATE, "bb", "v");
+
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_delete_range(b, KV_CF_PROPAGATE, kv_slice_cstr("b"), kv_slice_cstr("d"));
+    Write(b);
+    storage_batch_free(b);
+    EXPECT_EQ(Keys(KV_CF_PROPAGATE), (std::vector<std::string>{"a", "d", "e"}));
+    EXPECT_EQ(Get(KV_CF_PROPAGATE, "c"), "<notfound>");
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "b"), "v"); // other CFs untouched
+
+    // Writes after the range delete are visible; it stays deleted after compaction and reopen.
+    Put(KV_CF_PROPAGATE, "c", "again");
+    ASSERT_EQ(storage_compact(st_, KV_CF_PROPAGATE, kNone, kNone, &err), KV_OK);
+    Reopen();
+    EXPECT_EQ(Keys(KV_CF_PROPAGATE), (std::vector<std::string>{"a", "c", "d", "e"}));
+    EXPECT_EQ(Get(KV_CF_PROPAGATE, "c"), "again");
+}
+
+TEST_F(StorageApiTest, BatchDataRoundTrip)
+{
+    struct storage *other = OpenOther("db2");
+    ASSERT_NE(other, nullptr);
+    Put(KV_CF_METADATA, "old", "x");
+    struct storage_batch *pre = storage_batch_new(other);
+    storage_batch_put(pre, KV_CF_METADATA, kv_slice_cstr("old"), kv_slice_cstr("x"));
+    storage_batch_put(pre, KV_CF_SUBKEY, kv_slice_cstr("r2"), kv_slice_cstr("x"));
+    Write(pre, other);
+    storage_batch_free(pre);
+
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_log_data(b, kv_slice_cstr("2"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("m"), S(std::string("\x82\x00v", 3)));
+    storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr("s"), kv_slice_cstr("field"));
+    storage_batch_put(b, KV_CF_PROPAGATE, kv_slice_cstr("script"), kv_slice_cstr("flush"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("old"));
+    storage_batch_delete_range(b, KV_CF_SUBKEY, kv_slice_cstr("r1"), kv_slice_cstr("r3"));
+    std::string wire = Str(storage_batch_data(b));
+
+    struct storage_batch *copy = storage_batch_from_data(S(wire));
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(Str(storage_batch_data(copy)), wire);
+    EXPECT_EQ(storage_batch_count(copy), 5);
+
+    // Applied to both DBs, the same records land.
+    Write(b);
+    uint64_t before = storage_latest_seq(other);
+    Write(copy, other);
+    EXPECT_EQ(storage_latest_seq(other), before + 5);
+    for (struct storage *s : {st_, other}) {
+        EXPECT_EQ(Get(KV_CF_METADATA, "m", nullptr, s), std::string("\x82\x00v", 3));
+        EXPECT_EQ(Get(KV_CF_SUBKEY, "s", nullptr, s), "field");
+        EXPECT_EQ(Get(KV_CF_PROPAGATE, "script", nullptr, s), "flush");
+        EXPECT_EQ(Get(KV_CF_METADATA, "old", nullptr, s), "<notfound>");
+        EXPECT_EQ(Get(KV_CF_SUBKEY, "r2", nullptr, s), "<notfound>");
+    }
+    storage_batch_free(copy);
+    storage_batch_free(b);
+    storage_batch_free(nullptr);
+    storage_close(other);
+
+    // Too short to hold a batch header.
+    EXPECT_EQ(storage_batch_from_data(S(std::string(11, '\0'))), nullptr);
+    EXPECT_EQ(storage_batch_from_data(kv_slice_make("", 0)), nullptr);
+    // A bare header is an empty batch: writing it is a no-op.
+    struct storage_batch *empty = storage_batch_from_data(S(std::string(12, '\0')));
+    ASSERT_NE(empty, nullptr);
+    EXPECT_EQ(storage_batch_count(empty), 0);
+    uint64_t seq = storage_latest_seq(st_);
+    Write(empty);
+    EXPECT_EQ(storage_latest_seq(st_), seq);
+    storage_batch_free(empty);
+}
+
+TEST_F(StorageApiTest, MalformedBatchDataIsRefused)
+{
+    // RocksDB would only notice these after logging the batch to the WAL, and then refuse all
+    // writes and fail to reopen: storage refuses them before they get near RocksDB.
+    const std::string hdr0(8, '\0');
+    auto count = [](uint32_t n) {
+        return std::string(1, (char)(n & 0xff)) + std::string(1, (char)(n >> 8)) +
+               std::string(2, '\0');
+    };
+    struct {
+        std::string wire;
+        const char *why;
+    } bad[] = {
+        {std::string(11, '\0'), "shorter than its header"},
+        {hdr0 + count(1) + std::string("\x42garbage", 8), "unsupported tag 0x42"},
+        {hdr0 + count(1) + std::string("\x02\x01k\x01v", 5), "unsupported tag 0x02"}, // merge
+        {hdr0 + count(1) + std::string("\x09", 1), "unsupported tag 0x09"},           // 2PC
+        {hdr0 + count(1) + std::string("\x01\x05k", 3), "truncated"},                 // key cut
+        {hdr0 + count(1) + std::string("\x01\x01k", 3), "truncated"},                 // no value
+        {hdr0 + count(1) + std::string("\x01\x01k\x02v", 5), "truncated"},            // value cut
+        {hdr0 + count(1) + std::string("\x05", 1), "truncated"},                      // no CF id
+        {hdr0 + count(1) + std::string("\x05\x80", 2), "truncated"},                  // CF id cut
+        {hdr0 + count(1) + std::string("\x01\xff\xff\xff\xff\xff", 6), "truncated"},  // varint
+        {hdr0 + count(1) + std::string("\x05\x07\x01k\x01v", 6), "column family 7"},
+        {hdr0 + count(1) + std::string("\x04\x80\x01\x01k", 5), "column family 128"},
+        {hdr0 + count(2) + std::string("\x01\x01k\x01v", 5), "counts 2 records but it holds 1"},
+        {hdr0 + count(0) + std::string("\x00\x01k", 3), "counts 0 records but it holds 1"},
+        {hdr0 + count(1) + std::string("\x03\x01L", 3), "counts 1 records but it holds 0"},
+    };
+    uint64_t seq = storage_latest_seq(st_);
+    for (const auto &c : bad) {
+        struct kv_err err;
+        kv_err_clear(&err);
+        EXPECT_EQ(storage_batch_validate(S(c.wire), &err), KV_ERR_CORRUPT) << c.why;
+        EXPECT_NE(std::string(err.msg).find(c.why), std::string::npos)
+            << "want '" << c.why << "', got '" << err.msg << "'";
+        EXPECT_EQ(storage_batch_from_data(S(c.wire)), nullptr) << c.why;
+    }
+    EXPECT_EQ(storage_latest_seq(st_), seq);
+
+    // What RocksDB writes passes, including every record kind we use.
+    const std::string good[] = {
+        hdr0 + count(0),
+        hdr0 + count(0) + std::string("\x03\x00\x0d", 3),           // empty log data, noop
+        hdr0 + count(1) + std::string("\x01\x00\x00", 3),           // empty key and value
+        hdr0 + count(2) + std::string("\x07\x01k\x08\x06\x01k", 7), // single deletes
+        hdr0 + count(1) +
+            std::string("\x0e\x06\x01"
+                        "a\x01"
+                        "b",
+                        6),
+    };
+    for (const std::string &g : good) {
+        struct kv_err err;
+        kv_err_clear(&err);
+        EXPECT_EQ(storage_batch_validate(S(g), &err), KV_OK) << err.msg;
+        struct storage_batch *b = storage_batch_from_data(S(g));
+        ASSERT_NE(b, nullptr);
+        Write(b);
+        storage_batch_free(b);
+    }
+    EXPECT_EQ(storage_latest_seq(st_), seq + 4);
+    // The DB is healthy: it still takes writes and reopens.
+    Put(KV_CF_PROPAGATE, "k", "v");
+    Reopen();
+    EXPECT_EQ(Get(KV_CF_PROPAGATE, "k"), "v");
+}
+
+TEST_F(StorageApiTest, Properties)
+{
+    Put(KV_CF_METADATA, "a", "1");
+    struct kv_buf out = KV_BUF_INIT;
+    EXPECT_EQ(storage_property(st_, KV_CF_METADATA, "rocksdb.estimate-num-keys", &out), KV_OK);
+    EXPECT_EQ(std::string(out.ptr, out.len), "1");
+    EXPECT_EQ(storage_property(st_, KV_CF_METADATA, "rocksdb.no-such-property", &out), KV_NOTFOUND);
+    EXPECT_EQ(out.len, 0u);
+    kv_buf_deinit(&out);
+    EXPECT_EQ(storage_property_int(st_, KV_CF_METADATA, "rocksdb.estimate-num-keys"), 1u);
+    EXPECT_EQ(storage_property_int(st_, KV_CF_SUBKEY, "rocksdb.estimate-num-keys"), 0u);
+    EXPECT_EQ(storage_property_int(st_, KV_CF_METADATA, "rocksdb.no-such-property"), 0u);
+}
+
+TEST_F(StorageApiTest, OpenFailuresLeaveNothingOpen)
+{
+    struct kv_err err;
+    kv_err_clear(&err);
+    // The directory is already open (RocksDB's LOCK file).
+    struct storage *st = (struct storage *)0x1;
+    EXPECT_EQ(storage_open(cfg_, (dir_ + "/db").c_str(), &st, &err), KV_ERR_IO);
+    EXPECT_EQ(st, (struct storage *)0x1);
+    EXPECT_NE(std::string(err.msg).find("open rocksdb"), std::string::npos) << err.msg;
+    // A regular file where the directory should be.
+    WriteFile(dir_ + "/file", "x");
+    kv_err_clear(&err);
+    EXPECT_NE(storage_open(cfg_, (dir_ + "/file").c_str(), &st, &err), KV_OK);
+    EXPECT_EQ(st, (struct storage *)0x1);
+    storage_close(nullptr);
+}
+
+TEST_F(StorageApiTest, ClusterModeMarker)
+{
+    // The fixture opened db in non-cluster mode: the marker says so.
+    EXPECT_EQ(ReadFile(dir_ + "/db/KVROCKS_CLUSTER_MODE"), "no\n");
+    Put(KV_CF_METADATA, "k", "v");
+    Close();
+
+    cfg_->cluster_enabled = true;
+    struct storage *st = nullptr;
+    struct kv_err err;
+    kv_err_clear(&err);
+    EXPECT_EQ(storage_open(cfg_, (dir_ + "/db").c_str(), &st, &err), KV_ERR_INVALID);
+    EXPECT_EQ(st, nullptr);
+    std::string msg = err.msg;
+    EXPECT_NE(msg.find("cluster-enabled no"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cluster-enabled yes"), std::string::npos) << msg;
+    EXPECT_NE(msg.find(dir_ + "/db"), std::string::npos) << msg;
+    EXPECT_EQ(ReadFile(dir_ + "/db/KVROCKS_CLUSTER_MODE"), "no\n");
+
+    // A fresh directory in cluster mode records "yes" and refuses non-cluster mode.
+    struct storage *c = OpenOther("cdb", true);
+    ASSERT_NE(c, nullptr);
+    storage_close(c);
+    EXPECT_EQ(ReadFile(dir_ + "/cdb/KVROCKS_CLUSTER_MODE"), "yes\n");
+    cfg_->cluster_enabled = false;
+    kv_err_clear(&err);
+    EXPECT_EQ(storage_open(cfg_, (dir_ + "/cdb").c_str(), &st, &err), KV_ERR_INVALID);
+    EXPECT_NE(std::string(err.msg).find("cluster-enabled yes"), std::string::npos) << err.msg;
+
+    // An unreadable marker is refused too; a missing one is re-created with the current mode.
+    WriteFile(dir_ + "/cdb/KVROCKS_CLUSTER_MODE", "maybe\n");
+    kv_err_clear(&err);
+    EXPECT_EQ(storage_open(cfg_, (dir_ + "/cdb").c_str(), &st, &err), KV_ERR_INVALID);
+    EXPECT_NE(std::string(err.msg).find("KVROCKS_CLUSTER_MODE"), std::string::npos) << err.msg;
+    ASSERT_EQ(remove((dir_ + "/cdb/KVROCKS_CLUSTER_MODE").c_str()), 0);
+    c = OpenOther("cdb", false);
+    ASSERT_NE(c, nullptr);
+    storage_close(c);
+    EXPECT_EQ(ReadFile(dir_ + "/cdb/KVROCKS_CLUSTER_MODE"), "no\n");
+
+    // The original directory still opens in its own mode with its data.
+    Open();
+    EXPECT_EQ(Get(KV_CF_METADATA, "k"), "v");
+}
+
+TEST_F(StorageApiTest, CancelBackgroundThenClose)
+{
+    std::string val(4000, 'y');
+    for (int i = 0; i < 2000; i++)
+        Put(KV_CF_SUBKEY, "k" + std::to_string(i), val);
+    storage_cancel_background(st_);
+    storage_cancel_background(nullptr);
+    // Reads still work; the fixture closes.
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "k7"), val);
+}
+
+TEST_F(StorageApiTest, SetCfOption)
+{
+    struct kv_err err;
+    kv_err_clear(&err);
+    EXPECT_EQ(storage_set_cf_option(st_, "write_buffer_size", "2097152", &err), KV_OK) << err.msg;
+    EXPECT_EQ(storage_set_cf_option(st_, "disable_auto_compactions", "true", &err), KV_OK)
+        << err.msg;
+    EXPECT_EQ(storage_set_cf_option(st_, "level0_file_num_compaction_trigger", "8", &err), KV_OK)
+        << err.msg;
+    EXPECT_EQ(storage_set_cf_option(st_, "compression_per_level",
+                                    "kNoCompression:kNoCompression:kNoCompression:kNoCompression:"
+                                    "kNoCompression:kNoCompression:kNoCompression",
+                                    &err),
+              KV_OK)
+        << err.msg;
+    kv_err_clear(&err);
+    EXPECT_EQ(storage_set_cf_option(st_, "no_such_option", "1", &err), KV_ERR_INVALID);
+    EXPECT_NE(err.msg[0], '\0');
+    kv_err_clear(&err);
+    EXPECT_EQ(storage_set_cf_option(st_, "write_buffer_size", "lots", &err), KV_ERR_INVALID);
+    EXPECT_NE(err.msg[0], '\0');
+    // The DB still works with the new options.
+    Put(KV_CF_METADATA, "k", "v");
+    Reopen();
+    EXPECT_EQ(Get(KV_CF_METADATA, "k"), "v");
+}
