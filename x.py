@@ -127,6 +127,8 @@ def cmd_test(args):
         env["KVROCKS_SANITIZED"] = "1"
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+        env.setdefault("TSAN_OPTIONS",
+                       "suppressions=" + os.path.join(ROOT, "tests", "tsan.supp"))
     if what in ("all", "unit"):
         cmd = ["ctest", "--test-dir", bdir, "--output-on-failure", "-j", "2"]
         if args.k:

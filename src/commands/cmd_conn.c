@@ -136,7 +136,7 @@ cmd_hello(struct cmd_ctx *ctx)
     resp_write_bulk_cstr(ctx->out, "server");
     resp_write_bulk_cstr(ctx->out, "redis");
     resp_write_bulk_cstr(ctx->out, "version");
-    resp_write_bulk_cstr(ctx->out, KV_VERSION);
+    resp_write_bulk_cstr(ctx->out, SERVER_REDIS_VERSION);
     resp_write_bulk_cstr(ctx->out, "proto");
     resp_write_int(ctx->out, proto);
     resp_write_bulk_cstr(ctx->out, "id");

@@ -21,7 +21,7 @@ enum log_level {
 };
 
 /* Minimum level written; changed by log_set_level (CONFIG SET log-level). */
-extern volatile int log_min_level;
+extern int log_min_level; /* accessed with relaxed atomic builtins */
 
 /* Start logging. `dir` is a directory for kvrocks.INFO/WARNING/ERROR files, or "stdout".
  * `argv0` names the program in glog's file names. Safe to call once; later calls do nothing. */
@@ -39,7 +39,7 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 
 #define LOG_AT(level, ...)                                                                         \
     do {                                                                                           \
-        if ((int)(level) >= log_min_level)                                                         \
+        if ((int)(level) >= __atomic_load_n(&log_min_level, __ATOMIC_RELAXED))                                                         \
             log_write((level), __FILE__, __LINE__, __VA_ARGS__);                                   \
     } while (0)
 

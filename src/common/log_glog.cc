@@ -14,7 +14,7 @@
 
 #include <glog/logging.h>
 
-volatile int log_min_level = LOG_LEVEL_INFO;
+int log_min_level = LOG_LEVEL_INFO;
 
 namespace {
 std::once_flag g_init_once;
@@ -27,7 +27,7 @@ extern "C" void
 log_init(const char *argv0, const char *dir, enum log_level level)
 {
     std::call_once(g_init_once, [&] {
-        log_min_level = level;
+        __atomic_store_n(&log_min_level, (int)level, __ATOMIC_RELAXED);
         FLAGS_logbufsecs = 0;
         FLAGS_max_log_size = 256;
         FLAGS_stop_logging_if_full_disk = true;
@@ -58,7 +58,7 @@ log_init(const char *argv0, const char *dir, enum log_level level)
 extern "C" void
 log_set_level(enum log_level level)
 {
-    log_min_level = level;
+    __atomic_store_n(&log_min_level, (int)level, __ATOMIC_RELAXED);
 }
 
 extern "C" int

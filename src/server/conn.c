@@ -131,11 +131,8 @@ conn_new(struct worker *w, int fd)
     conn_set_namespace(c, KEYS_DEFAULT_NAMESPACE);
     c->ctime_ms = clock_now_ms();
     atomic_store(&c->last_interaction_ms, clock_mono_ms());
-    /* CONFIG SET may replace the password string: read it under the server lock. */
-    pthread_rwlock_rdlock(&srv->lock);
-    bool open_server = srv->cfg->requirepass == NULL || srv->cfg->requirepass[0] == '\0';
-    pthread_rwlock_unlock(&srv->lock);
-    if (open_server)
+    /* CONFIG SET keeps an atomic copy of "a password is required". */
+    if (!atomic_load_explicit(&srv->auth_required, memory_order_relaxed))
         conn_set_flag(c, CONN_F_AUTHED | CONN_F_ADMIN);
     return c;
 }

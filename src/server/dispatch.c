@@ -145,6 +145,7 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
     int64_t start = clock_mono_us();
     enum kv_code rc = cmd->proc(&ctx);
     int64_t elapsed = clock_mono_us() - start;
+    server_slowlog_push(srv, c, argc, argv, elapsed);
     pthread_rwlock_unlock(&srv->lock);
 
     atomic_fetch_add_explicit(&st->calls, 1, memory_order_relaxed);

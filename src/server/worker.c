@@ -128,10 +128,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 {
     struct worker *w = arg;
     struct server *srv = w->srv;
-    /* CONFIG SET changes the config under the server lock held exclusively. */
-    pthread_rwlock_rdlock(&srv->lock);
-    int maxclients = srv->cfg->maxclients;
-    pthread_rwlock_unlock(&srv->lock);
+    int maxclients = atomic_load_explicit(&srv->maxclients, memory_order_relaxed);
     for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
@@ -180,9 +177,7 @@ static void
 on_cron(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
-    pthread_rwlock_rdlock(&w->srv->lock);
-    int timeout = w->srv->cfg->timeout;
-    pthread_rwlock_unlock(&w->srv->lock);
+    int timeout = atomic_load_explicit(&w->srv->timeout_s, memory_order_relaxed);
     if (timeout <= 0)
         return;
     int64_t now = clock_mono_ms();

@@ -491,8 +491,6 @@ def test_slowlog_errors_match_redis(server, redis_ref):
     ])
 
 
-@pytest.mark.xfail(reason="the dispatcher (server/dispatch.c) does not call "
-                          "server_slowlog_push yet", strict=True)
 def test_slowlog_records_slow_commands(server):
     c = server.client()
     c.config_set("slowlog-log-slower-than", 0)
