@@ -39,7 +39,7 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
 
 #define LOG_AT(level, ...)                                                                         \
     do {                                                                                           \
-        if ((int)(level) >= __atomic_load_n(&log_min_level, __ATOMIC_RELAXED))                                                         \
+        if ((int)(level) >= __atomic_load_n(&log_min_level, __ATOMIC_RELAXED))                     \
             log_write((level), __FILE__, __LINE__, __VA_ARGS__);                                   \
     } while (0)
 

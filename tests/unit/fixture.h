@@ -6,10 +6,10 @@
 #ifndef KV_TESTS_UNIT_FIXTURE_H
 #define KV_TESTS_UNIT_FIXTURE_H
 
-#include <gtest/gtest.h>
 #include <stdlib.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "common/status.h"
 #include "config/config.h"
@@ -20,7 +20,8 @@
 
 class StorageTest : public ::testing::Test {
   protected:
-    void SetUp() override
+    void
+    SetUp() override
     {
         char tmpl[] = "/tmp/kvrocks-unit-XXXXXX";
         char *d = mkdtemp(tmpl);
@@ -34,7 +35,8 @@ class StorageTest : public ::testing::Test {
         Open();
     }
 
-    void TearDown() override
+    void
+    TearDown() override
     {
         Close();
         config_free(cfg_);
@@ -44,12 +46,14 @@ class StorageTest : public ::testing::Test {
         }
     }
 
-    virtual bool Cluster() const
+    virtual bool
+    Cluster() const
     {
         return false;
     }
 
-    void Open()
+    void
+    Open()
     {
         struct kv_err err;
         kv_err_clear(&err);
@@ -63,7 +67,8 @@ class StorageTest : public ::testing::Test {
         db_.snap = nullptr;
     }
 
-    void Close()
+    void
+    Close()
     {
         storage_close(st_);
         st_ = nullptr;
@@ -71,14 +76,15 @@ class StorageTest : public ::testing::Test {
         locks_ = nullptr;
     }
 
-    void Reopen()
+    void
+    Reopen()
     {
         Close();
         Open();
     }
 
-    static struct kv_slice S(const std::string &s)
-    {
+    static struct kv_slice
+    S(const std::string &s) {
         return kv_slice_make(s.data(), s.size());
     }
 
