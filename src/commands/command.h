@@ -112,6 +112,22 @@ extern const struct command_spec server_commands[];
 extern const size_t server_commands_len;
 extern const struct command_spec conn_commands[];
 extern const size_t conn_commands_len;
+extern const struct command_spec hash_commands[];
+extern const size_t hash_commands_len;
+extern const struct command_spec list_commands[];
+extern const size_t list_commands_len;
+extern const struct command_spec set_commands[];
+extern const size_t set_commands_len;
+extern const struct command_spec zset_commands[];
+extern const size_t zset_commands_len;
+extern const struct command_spec bitmap_commands[];
+extern const size_t bitmap_commands_len;
+extern const struct command_spec hll_commands[];
+extern const size_t hll_commands_len;
+extern const struct command_spec txn_commands[];
+extern const size_t txn_commands_len;
+extern const struct command_spec pubsub_commands[];
+extern const size_t pubsub_commands_len;
 
 #ifdef __cplusplus
 }

@@ -18,8 +18,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "server/blocking.h"
 #include "server/dispatch.h"
+#include "server/multi.h"
+#include "server/pubsub.h"
 #include "server/server.h"
+#include "server/watch.h"
 #include "server/worker.h"
 #include "storage/keys.h"
 
@@ -126,7 +130,7 @@ conn_new(struct worker *w, int fd)
     c->db.st = srv->st;
     c->db.locks = srv->locks;
     c->db.cluster = srv->cfg->cluster_enabled;
-    c->db.hooks = NULL;
+    c->db.hooks = &srv->db_hooks;
     c->db.snap = NULL;
     conn_set_namespace(c, KEYS_DEFAULT_NAMESPACE);
     c->ctime_ms = clock_now_ms();
@@ -148,6 +152,10 @@ conn_free(struct conn *c)
 {
     if (c == NULL)
         return;
+    blocking_conn_free(c);
+    watch_conn_free(c);
+    multi_conn_free(c);
+    pubsub_conn_free(c);
     worker_remove_conn(c->w, c);
     event_free(c->read_ev);
     event_free(c->write_ev);
@@ -171,20 +179,10 @@ close_task(void *arg)
 {
     /* `arg` is the connection id; the connection may be gone already, so look it up on its
      * worker rather than trusting a pointer. */
-    struct conn *target = NULL;
     struct worker *w = server_current_worker();
-    uint64_t id = (uint64_t)(uintptr_t)arg;
     if (w == NULL)
         return;
-    struct dlist *pos, *tmp;
-    dlist_foreach_safe(pos, tmp, &w->conns)
-    {
-        struct conn *c = dlist_entry(pos, struct conn, node);
-        if (c->id == id) {
-            target = c;
-            break;
-        }
-    }
+    struct conn *target = worker_find_conn(w, (uint64_t)(uintptr_t)arg);
     if (target != NULL)
         conn_free(target);
 }
@@ -264,6 +262,12 @@ flush_output(struct conn *c)
     }
     update_snapshots(c);
     return true;
+}
+
+void
+conn_resume_input(struct conn *c)
+{
+    event_active(c->resume_ev, 0, 0);
 }
 
 void

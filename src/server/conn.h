@@ -39,6 +39,10 @@ struct server;
 struct command_spec;
 struct event;
 struct evbuffer;
+struct multi_state;
+struct watch_state;
+struct block_state;
+struct pubsub_state;
 
 #define CONN_NAME_MAX 128
 #define CONN_NS_MAX 256
@@ -92,6 +96,13 @@ struct conn {
 
     /* statistics */
     uint64_t commands;
+
+    /* Per-feature state, NULL until the feature is used; each owned by its module, which frees
+     * it in its *_conn_free (called by conn_free). */
+    struct multi_state *multi;   /* server/multi.c: queued commands inside MULTI */
+    struct watch_state *watch;   /* server/watch.c: WATCHed keys */
+    struct block_state *block;   /* server/blocking.c: the blocked command and its keys */
+    struct pubsub_state *pubsub; /* server/pubsub.c: channels and patterns */
 };
 
 /* Create a connection for an accepted socket on worker w (takes ownership of fd). */
@@ -109,6 +120,10 @@ void conn_request_close(struct conn *c);
 
 /* Start reading (called by the worker once the conn is registered). */
 void conn_start(struct conn *c);
+
+/* Continue parsing and running buffered requests later on the worker's loop (after a blocked
+ * client is served, or when a feature paused input processing). Owning worker only. */
+void conn_resume_input(struct conn *c);
 
 /* Try to write pending output now; arms the write event if the socket is full. */
 void conn_flush(struct conn *c);

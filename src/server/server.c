@@ -19,6 +19,7 @@
 #include "common/thread.h"
 #include "server/conn.h"
 #include "server/info.h"
+#include "server/notify.h"
 #include "server/worker.h"
 #include "storage/keys.h"
 
@@ -98,6 +99,7 @@ server_new(struct config *cfg, struct server **out, struct kv_err *err)
         goto fail;
     srv->cmd_stats = kv_calloc(command_count() ? command_count() : 1, sizeof *srv->cmd_stats);
     srv->locks = keylock_table_new();
+    notify_hooks_init(&srv->db_hooks, srv);
     srv->shutdown_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 
     /* Listen first: a port in use must fail start-up before the DB is touched. */

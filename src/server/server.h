@@ -94,6 +94,7 @@ struct server {
     struct config *cfg;          /* borrowed from main; runtime changes under `lock` exclusive */
     struct storage *st;          /* owned */
     struct keylock_table *locks; /* owned */
+    struct db_hooks db_hooks;    /* every connection's db points here (server/notify.c) */
     struct worker **workers;     /* owned; nworkers entries */
     int nworkers;
     pthread_rwlock_t lock; /* shared by commands, exclusive by CMD_EXCLUSIVE ones */

@@ -16,6 +16,7 @@
 
 #include "commands/errors.h"
 #include "common/clock.h"
+#include "common/dict.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "server/conn.h"
@@ -204,6 +205,7 @@ worker_new(struct server *srv, int id, const char *bind_list, int port, int back
     w->id = id;
     w->srv = srv;
     dlist_init(&w->conns);
+    w->conns_by_id = dict_new(NULL, false);
     pthread_mutex_init(&w->conns_lock, NULL);
     pthread_mutex_init(&w->inbox_lock, NULL);
     w->inbox_fd = -1;
@@ -360,6 +362,7 @@ worker_free(struct worker *w)
     }
     if (w->base)
         event_base_free(w->base);
+    dict_free(w->conns_by_id);
     pthread_mutex_destroy(&w->conns_lock);
     pthread_mutex_destroy(&w->inbox_lock);
     kv_free(w);
@@ -389,6 +392,7 @@ worker_add_conn(struct worker *w, struct conn *c)
 {
     pthread_mutex_lock(&w->conns_lock);
     dlist_insert_tail(&w->conns, &c->node);
+    dict_set(w->conns_by_id, &c->id, sizeof c->id, c);
     w->nconns++;
     pthread_mutex_unlock(&w->conns_lock);
 }
@@ -399,7 +403,14 @@ worker_remove_conn(struct worker *w, struct conn *c)
     pthread_mutex_lock(&w->conns_lock);
     if (dlist_linked(&c->node)) {
         dlist_remove(&c->node);
+        dict_delete(w->conns_by_id, &c->id, sizeof c->id);
         w->nconns--;
     }
     pthread_mutex_unlock(&w->conns_lock);
+}
+
+struct conn *
+worker_find_conn(struct worker *w, uint64_t id)
+{
+    return dict_get(w->conns_by_id, &id, sizeof id);
 }

@@ -48,6 +48,7 @@ struct worker {
 
     pthread_mutex_t conns_lock; /* guards the list and the shared conn fields (CLIENT LIST) */
     struct dlist conns;         /* struct conn, via conn->node */
+    struct dict *conns_by_id;   /* owned: 8-byte id -> struct conn * (borrowed) */
     int nconns;
 
     pthread_mutex_t inbox_lock;
@@ -72,6 +73,9 @@ void worker_free(struct worker *w);
 
 /* Run fn(arg) on the worker's thread (any thread may call). */
 void worker_post(struct worker *w, void (*fn)(void *arg), void *arg);
+
+/* The connection with this id on w, or NULL (worker thread). */
+struct conn *worker_find_conn(struct worker *w, uint64_t id);
 
 /* Registration of connections (worker thread). */
 void worker_add_conn(struct worker *w, struct conn *c);

@@ -30,6 +30,14 @@ Groups()
         {"server", server_commands, server_commands_len},
         {"key", key_commands, key_commands_len},
         {"string", string_commands, string_commands_len},
+        {"hash", hash_commands, hash_commands_len},
+        {"list", list_commands, list_commands_len},
+        {"set", set_commands, set_commands_len},
+        {"zset", zset_commands, zset_commands_len},
+        {"bitmap", bitmap_commands, bitmap_commands_len},
+        {"hll", hll_commands, hll_commands_len},
+        {"txn", txn_commands, txn_commands_len},
+        {"pubsub", pubsub_commands, pubsub_commands_len},
     };
 }
 
