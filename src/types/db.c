@@ -65,6 +65,34 @@ db_batch_delete_key(struct db *db, struct storage_batch *b, struct kv_slice key)
 }
 
 enum kv_code
+db_get_meta_for_write(struct db *db, struct kv_slice key, enum meta_type type, struct meta *m,
+                      struct kv_buf *raw, struct kv_err *err)
+{
+    enum kv_code rc = db_get_meta(db, key, type, m, raw, err);
+    if (rc == KV_NOTFOUND)
+        meta_init(m, type);
+    return rc;
+}
+
+void
+db_batch_put_meta(struct db *db, struct storage_batch *b, struct kv_slice key, const struct meta *m)
+{
+    struct kv_buf mk = KV_BUF_INIT, val = KV_BUF_INIT;
+    db_meta_key(db, key, &mk);
+    meta_encode(m, &val);
+    storage_batch_put(b, KV_CF_METADATA, kv_buf_slice(&mk), kv_buf_slice(&val));
+    kv_buf_deinit(&mk);
+    kv_buf_deinit(&val);
+}
+
+void
+db_subkey(const struct db *db, struct kv_slice key, uint64_t version, struct kv_slice sub,
+          struct kv_buf *out)
+{
+    keys_subkey(out, db->ns, db->cluster, key, version, sub);
+}
+
+enum kv_code
 db_exists(struct db *db, const struct kv_slice *keys, size_t n, int64_t *count, struct kv_err *err)
 {
     struct kv_buf raw = KV_BUF_INIT;

@@ -70,6 +70,21 @@ enum kv_code db_write(struct db *db, struct storage_batch *b, const struct kv_sl
 /* Add to batch `b` the deletion of `key` (its metadata record; sub-keys become unreachable). */
 void db_batch_delete_key(struct db *db, struct storage_batch *b, struct kv_slice key);
 
+/* For writers of non-string types: the live metadata of `key` if it has type `type` (KV_OK), or
+ * a fresh record of that type (KV_NOTFOUND: absent, expired or empty; *m is meta_init'ed with a
+ * new version, so sub-keys of any earlier incarnation are unreachable). KV_ERR_WRONGTYPE when
+ * the key is live with another type. Call with the key locked. */
+enum kv_code db_get_meta_for_write(struct db *db, struct kv_slice key, enum meta_type type,
+                                   struct meta *m, struct kv_buf *raw, struct kv_err *err);
+
+/* Add to `b` the metadata record of `key` (encoded from m). */
+void db_batch_put_meta(struct db *db, struct storage_batch *b, struct kv_slice key,
+                       const struct meta *m);
+
+/* out = the sub-key (key, version, sub) in this namespace (cleared first). */
+void db_subkey(const struct db *db, struct kv_slice key, uint64_t version, struct kv_slice sub,
+               struct kv_buf *out);
+
 /* --- keyspace commands --- */
 
 /* Count of live keys among keys[0..n) (a key listed twice counts twice, as EXISTS). */
