@@ -17,23 +17,11 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "storage/compact_filter.h"
+#include "storage/storage_int.h"
 
 /* Teardown order (storage_close): background work stopped, filters detached, CF handles, DB,
  * then the options (which own the sub-key filter factories), then the filter ctx (which owns
  * the metadata and pubsub filters the options point to). */
-struct storage {
-    rocksdb_t *db;                                   /* owned */
-    char *path;                                      /* owned */
-    rocksdb_options_t *db_opts;                      /* owned */
-    rocksdb_options_t *cf_opts[KV_CF_COUNT];         /* owned; each owns its filter factory */
-    rocksdb_column_family_handle_t *cf[KV_CF_COUNT]; /* owned */
-    rocksdb_block_based_table_options_t *table_opts; /* owned; copied into each CF's options */
-    rocksdb_cache_t *cache;                /* owned wrapper; RocksDB shares the cache itself */
-    rocksdb_filterpolicy_t *filter;        /* owned by table_opts once set */
-    rocksdb_readoptions_t *read_opts;      /* owned */
-    rocksdb_writeoptions_t *write_opts;    /* owned */
-    struct compact_filter_ctx *filter_ctx; /* owned; must outlive db and cf_opts */
-};
 
 struct storage_batch {
     rocksdb_writebatch_t *wb;            /* owned */
@@ -562,6 +550,32 @@ storage_batch_from_data(struct kv_slice rep)
     return b;
 }
 
+void
+storage_set_write_listener(struct storage *st, void (*fn)(void *arg), void *arg)
+{
+    st->write_listener_arg = arg;
+    st->write_listener = fn;
+}
+
+enum kv_code
+storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
+{
+    enum kv_code rc = storage_batch_validate(rep, err);
+    if (rc != KV_OK)
+        return rc;
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(rep.ptr, rep.len);
+    if (count != NULL)
+        *count = (uint32_t)rocksdb_writebatch_count(wb);
+    char *errptr = NULL;
+    rocksdb_write(st->db, st->write_opts, wb, &errptr);
+    rocksdb_writebatch_destroy(wb);
+    if (errptr != NULL)
+        return take_error(errptr, err, "write");
+    if (st->write_listener != NULL)
+        st->write_listener(st->write_listener_arg);
+    return KV_OK;
+}
+
 enum kv_code
 storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
 {
@@ -571,6 +585,8 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
     rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
     if (errptr != NULL)
         return take_error(errptr, err, "write");
+    if (st->write_listener != NULL)
+        st->write_listener(st->write_listener_arg);
     return KV_OK;
 }
 

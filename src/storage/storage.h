@@ -143,6 +143,17 @@ uint64_t storage_sst_bytes(struct storage *st);
 enum kv_code storage_set_cf_option(struct storage *st, const char *name, const char *value,
                                    struct kv_err *err);
 
+/* Register fn(arg) to be called after every successful storage_write / storage_write_raw (any
+ * thread). One listener; NULL clears. Set it before other threads write. fn must be cheap and
+ * never block. */
+void storage_set_write_listener(struct storage *st, void (*fn)(void *arg), void *arg);
+
+/* Write a replicated batch unchanged (validated first with storage_batch_validate): the records
+ * get the next sequence numbers, which equal the master's when the replica is in sync.
+ * KV_ERR_CORRUPT for a malformed batch (nothing written). *count receives the records written. */
+enum kv_code storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count,
+                               struct kv_err *err);
+
 /* Stop background compactions/flushes promptly (shutdown). */
 void storage_cancel_background(struct storage *st);
 

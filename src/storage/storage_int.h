@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * storage_int: the storage object's fields, shared by the files of storage/ (storage.c, wal.c,
+ * checkpoint.c). Private to storage/: nothing outside this folder includes it.
+ */
+#ifndef KV_STORAGE_STORAGE_INT_H
+#define KV_STORAGE_STORAGE_INT_H
+
+#include <stdatomic.h>
+
+#include <rocksdb/c.h>
+
+#include "storage/cf.h"
+
+struct compact_filter_ctx;
+
+struct storage {
+    rocksdb_t *db;                                   /* owned */
+    char *path;                                      /* owned */
+    rocksdb_options_t *db_opts;                      /* owned */
+    rocksdb_options_t *cf_opts[KV_CF_COUNT];         /* owned; each owns its filter factory */
+    rocksdb_column_family_handle_t *cf[KV_CF_COUNT]; /* owned */
+    rocksdb_block_based_table_options_t *table_opts; /* owned; copied into each CF's options */
+    rocksdb_cache_t *cache;                /* owned wrapper; RocksDB shares the cache itself */
+    rocksdb_filterpolicy_t *filter;        /* owned by table_opts once set */
+    rocksdb_readoptions_t *read_opts;      /* owned */
+    rocksdb_writeoptions_t *write_opts;    /* owned */
+    struct compact_filter_ctx *filter_ctx; /* owned; must outlive db and cf_opts */
+    /* Called after every successful write (replication feeders wake up on it). Set once by the
+     * owner before other threads write; read without a lock. */
+    void (*write_listener)(void *arg);
+    void *write_listener_arg;
+};
+
+#endif
