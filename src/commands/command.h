@@ -82,6 +82,8 @@ struct cmd_ctx {
     struct resp_out *out;  /* borrowed: the client's reply writer */
     struct db *db;         /* borrowed: the client's keyspace (namespace) */
     struct kv_err *err;    /* where a failing proc describes the error */
+    bool in_exec; /* run by EXEC (or a script): blocking commands must not block and behave as
+                     their non-blocking forms (server/blocking.h blocking_can_block) */
 };
 
 /* Build the registry from every group table and validate it (unique names, exactly one of
@@ -112,6 +114,8 @@ extern const struct command_spec server_commands[];
 extern const size_t server_commands_len;
 extern const struct command_spec conn_commands[];
 extern const size_t conn_commands_len;
+extern const struct command_spec repl_commands[];
+extern const size_t repl_commands_len;
 extern const struct command_spec hash_commands[];
 extern const size_t hash_commands_len;
 extern const struct command_spec list_commands[];

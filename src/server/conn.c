@@ -147,11 +147,10 @@ conn_start(struct conn *c)
     event_add(c->read_ev, NULL);
 }
 
-void
-conn_free(struct conn *c)
+/* Free c; its socket is closed unless handed to the detach callback. */
+static void
+release(struct conn *c, bool hand_over)
 {
-    if (c == NULL)
-        return;
     blocking_conn_free(c);
     watch_conn_free(c);
     multi_conn_free(c);
@@ -160,12 +159,34 @@ conn_free(struct conn *c)
     event_free(c->read_ev);
     event_free(c->write_ev);
     event_free(c->resume_ev);
-    close(c->fd);
     evbuffer_free(c->out);
     resp_parser_deinit(&c->parser);
     kv_buf_deinit(&c->in);
     atomic_fetch_sub(&c->srv->connected_clients, 1);
+    if (c->detach_fn != NULL) {
+        c->detach_fn(c->detach_arg, hand_over ? c->fd : -1);
+        if (!hand_over)
+            close(c->fd);
+    } else {
+        close(c->fd);
+    }
     kv_free(c);
+}
+
+void
+conn_free(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    release(c, false);
+}
+
+void
+conn_detach(struct conn *c, void (*fn)(void *arg, int fd), void *arg)
+{
+    c->detach_fn = fn;
+    c->detach_arg = arg;
+    conn_set_flag(c, CONN_F_DETACH);
 }
 
 void
@@ -249,6 +270,10 @@ flush_output(struct conn *c)
             conn_free(c);
             return false;
         }
+        if (conn_has_flag(c, CONN_F_DETACH)) {
+            release(c, true);
+            return false;
+        }
     } else {
         event_add(c->write_ev, NULL);
     }
@@ -314,7 +339,8 @@ process_input(struct conn *c)
     size_t consumed = 0;
     int batch = 0;
     bool yielded = false;
-    while (!conn_has_flag(c, CONN_F_CLOSE_AFTER_REPLY | CONN_F_CLOSE_ASAP | CONN_F_BLOCKED)) {
+    while (!conn_has_flag(c, CONN_F_CLOSE_AFTER_REPLY | CONN_F_CLOSE_ASAP | CONN_F_BLOCKED |
+                                 CONN_F_DETACH)) {
         if (batch >= CONN_MAX_BATCH || evbuffer_get_length(c->out) > CONN_OUT_HIGH) {
             yielded = true;
             break;
@@ -373,7 +399,7 @@ process_input(struct conn *c)
         if (rest == 0 && c->in.cap > CONN_IN_KEEP)
             kv_buf_deinit(&c->in);
     }
-    if (conn_has_flag(c, CONN_F_CLOSE_AFTER_REPLY)) {
+    if (conn_has_flag(c, CONN_F_CLOSE_AFTER_REPLY | CONN_F_DETACH)) {
         /* Nothing more will be parsed: stop reading, so a peer that keeps sending cannot
          * grow the input buffer while its last replies drain. */
         event_del(c->read_ev);

@@ -62,6 +62,7 @@ struct pubsub_state;
 #define CONN_F_MONITOR (1u << 11)
 #define CONN_F_DIRTY_EXEC (1u << 12)  /* a queued command failed: EXEC aborts */
 #define CONN_F_PAUSED_READ (1u << 13) /* reading paused: output backlog too big */
+#define CONN_F_DETACH (1u << 14)      /* hand the socket over once the output is written */
 
 struct conn {
     uint64_t id; /* unique per process, from 1 */
@@ -103,6 +104,15 @@ struct conn {
     struct watch_state *watch;   /* server/watch.c: WATCHed keys */
     struct block_state *block;   /* server/blocking.c: the blocked command and its keys */
     struct pubsub_state *pubsub; /* server/pubsub.c: channels and patterns */
+
+    /* conn_detach: who takes the socket over (replication threads). */
+    void (*detach_fn)(void *arg, int fd);
+    void *detach_arg;
+
+    /* REPLCONF from a replica: announced listening port / ip, and our crc32c extension. */
+    int repl_port;
+    char repl_ip[64];
+    bool repl_crc;
 };
 
 /* Create a connection for an accepted socket on worker w (takes ownership of fd). */
@@ -120,6 +130,13 @@ void conn_request_close(struct conn *c);
 
 /* Start reading (called by the worker once the conn is registered). */
 void conn_start(struct conn *c);
+
+/* Hand the socket over: once the replies already queued are written, the connection stops
+ * reading, leaves its worker and is freed WITHOUT closing its socket, and fn(arg, fd) is called
+ * on the worker's thread; fn owns fd from then on (PSYNC, _fetch_meta, _fetch_file pass it to a
+ * replication thread). Bytes the client sent after the current request are dropped. If the
+ * connection is closed before that (peer gone), fn is called with fd -1 so it can free arg. */
+void conn_detach(struct conn *c, void (*fn)(void *arg, int fd), void *arg);
 
 /* Continue parsing and running buffered requests later on the worker's loop (after a blocked
  * client is served, or when a feature paused input processing). Owning worker only. */

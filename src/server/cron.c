@@ -3,6 +3,7 @@
 
 #include "common/clock.h"
 #include "common/mem.h"
+#include "server/repl_ctl.h"
 #include "server/server.h"
 
 void
@@ -57,4 +58,5 @@ cron_tick(struct cron *c)
     c->ticks++;
     sample_stats(c->srv, now);
     server_keyspace_cron(c->srv);
+    repl_ctl_cron(c->srv);
 }

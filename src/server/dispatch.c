@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "server/conn.h"
+#include "server/repl_ctl.h"
 #include "server/server.h"
 
 struct error_prefix {
@@ -125,6 +126,20 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         return;
     }
 
+    if (repl_ctl_is_replica(srv)) {
+        if ((cmd->flags & CMD_WRITE) && srv->cfg->slave_read_only) {
+            reply_error(c, KV_ERR_READONLY, NULL);
+            atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+            return;
+        }
+        if (!srv->cfg->slave_serve_stale_data && !(cmd->flags & CMD_STALE_OK) &&
+            !repl_ctl_link_up(srv)) {
+            reply_error(c, KV_ERR_MASTERDOWN, NULL);
+            atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+            return;
+        }
+    }
+
     struct kv_err err;
     kv_err_clear(&err);
     struct cmd_ctx ctx = {
@@ -142,6 +157,9 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         pthread_rwlock_wrlock(&srv->lock);
     else
         pthread_rwlock_rdlock(&srv->lock);
+    /* A full sync may have swapped the storage since the last command (under the exclusive
+     * lock, so reading it here, with the lock held, is safe). */
+    c->db.st = srv->st;
     int64_t start = clock_mono_us();
     enum kv_code rc = cmd->proc(&ctx);
     int64_t elapsed = clock_mono_us() - start;

@@ -16,7 +16,9 @@
 #include "commands/command.h"
 #include "common/clock.h"
 #include "common/mem.h"
+#include "repl/repl_master.h"
 #include "server/conn.h"
+#include "server/repl_ctl.h"
 #include "server/server.h"
 #include "storage/cf.h"
 #include "storage/storage.h"
@@ -192,9 +194,12 @@ section_stats(struct server *srv, struct kv_buf *out)
     kv_buf_printf(out, "instantaneous_output_kbps:%.2f\r\n",
                   (double)load(&st->inst_output_bytes_per_sec) / 1024.0);
     kv_buf_printf(out, "rejected_connections:%llu\r\n", load(&st->rejected_connections));
-    kv_buf_printf(out, "sync_full:%llu\r\n", load(&st->sync_full));
-    kv_buf_printf(out, "sync_partial_ok:%llu\r\n", load(&st->sync_partial_ok));
-    kv_buf_printf(out, "sync_partial_err:%llu\r\n", load(&st->sync_partial_err));
+    struct repl_master *rm = repl_ctl_master(srv);
+    kv_buf_printf(out, "sync_full:%llu\r\n", (unsigned long long)repl_master_sync_full(rm));
+    kv_buf_printf(out, "sync_partial_ok:%llu\r\n",
+                  (unsigned long long)repl_master_sync_partial_ok(rm));
+    kv_buf_printf(out, "sync_partial_err:%llu\r\n",
+                  (unsigned long long)repl_master_sync_partial_err(rm));
     kv_buf_printf(out, "keyspace_hits:%llu\r\n", load(&st->keyspace_hits));
     kv_buf_printf(out, "keyspace_misses:%llu\r\n", load(&st->keyspace_misses));
     kv_buf_printf(out, "total_error_replies:%llu\r\n", load(&st->error_replies));
@@ -206,10 +211,7 @@ static void
 section_replication(struct server *srv, struct kv_buf *out)
 {
     kv_buf_append_cstr(out, "# Replication\r\n");
-    kv_buf_append_cstr(out, "role:master\r\n");
-    kv_buf_append_cstr(out, "connected_slaves:0\r\n");
-    kv_buf_printf(out, "master_repl_offset:%llu\r\n",
-                  (unsigned long long)storage_latest_seq(srv->st));
+    repl_ctl_info(srv, out);
 }
 
 static void

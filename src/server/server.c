@@ -17,9 +17,11 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/thread.h"
+#include "repl/repl_master.h"
 #include "server/conn.h"
 #include "server/info.h"
 #include "server/notify.h"
+#include "server/repl_ctl.h"
 #include "server/worker.h"
 #include "storage/keys.h"
 
@@ -118,6 +120,9 @@ server_new(struct config *cfg, struct server **out, struct kv_err *err)
         rc = storage_open(cfg, dbdir.ptr, &srv->st, err);
     }
     kv_buf_deinit(&dbdir);
+    /* The replication role is settled before anything could write to the DB. */
+    if (rc == KV_OK)
+        rc = repl_ctl_init(srv, err);
     if (rc != KV_OK)
         goto fail;
     srv->used_memory_startup = kv_mem_used();
@@ -164,6 +169,9 @@ server_stop_and_free(struct server *srv, int64_t deadline_ms)
         if (srv->workers[i])
             worker_stop_accepting(srv->workers[i]);
     }
+    /* Replication threads never wait on workers; stop them first (bounded by their own
+     * polling of stop fds), so no feeder reads the DB after it closes. */
+    repl_ctl_shutdown(srv, deadline_ms);
     for (int i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i] == NULL)
             continue;
@@ -176,6 +184,8 @@ server_stop_and_free(struct server *srv, int64_t deadline_ms)
         LOG_WARN("the keyspace scan thread did not stop before the shutdown deadline");
         all_stopped = false;
     }
+    if (srv->repl != NULL)
+        all_stopped = false; /* a replication thread outlived the deadline */
     if (!all_stopped) {
         /* A worker stuck in a command still uses the DB: leave everything allocated and let
          * the process exit; RocksDB's WAL already holds every acknowledged write. */
@@ -416,9 +426,8 @@ server_reset_stats(struct server *srv)
     atomic_store(&st->keyspace_misses, 0);
     atomic_store(&st->error_replies, 0);
     atomic_store(&st->client_output_limit_disconnections, 0);
-    atomic_store(&st->sync_full, 0);
-    atomic_store(&st->sync_partial_ok, 0);
-    atomic_store(&st->sync_partial_err, 0);
+    if (srv->repl != NULL)
+        repl_master_reset_stats(repl_ctl_master(srv));
     atomic_store(&st->peak_memory, (uint_fast64_t)kv_mem_used());
     for (size_t i = 0; i < command_count(); i++) {
         struct command_stat *cs = &srv->cmd_stats[i];
@@ -522,8 +531,21 @@ count_namespace(struct server *srv, struct db *db, struct kv_thread *self,
     enum kv_code rc = KV_OK;
     while (!done) {
         struct kv_slice after = kv_buf_slice(&pos);
+        /* The background scan holds the server lock shared per chunk, so a DB swap (full sync)
+         * can never close the storage under it; DBSIZE (self == NULL) already holds it. */
+        if (self != NULL) {
+            pthread_rwlock_rdlock(&srv->lock);
+            if (atomic_load(&srv->loading)) {
+                pthread_rwlock_unlock(&srv->lock);
+                rc = kv_err_set(err, KV_ERR_STOPPED, "keyspace scan stopped: loading");
+                break;
+            }
+            db->st = srv->st;
+        }
         rc = db_scan(db, first ? NULL : &after, kv_slice_make(NULL, 0), META_NONE,
                      KEYSPACE_SCAN_CHUNK, count_key, &kc, &last, &done, err);
+        if (self != NULL)
+            pthread_rwlock_unlock(&srv->lock);
         if (rc != KV_OK)
             break;
         if (kc.stopped) {
@@ -696,9 +718,15 @@ server_keyspace_cron(struct server *srv)
     pthread_mutex_unlock(&ks->mu);
     if (!due)
         return;
-    /* The estimate reads RocksDB properties only: no lock needed. */
-    if (storage_property_int(srv->st, KV_CF_METADATA, "rocksdb.estimate-num-keys") >
-        SERVER_KEYSPACE_AUTO_MAX_KEYS)
+    /* The storage may be swapped by a full sync: read it under the shared lock, or skip. */
+    if (pthread_rwlock_tryrdlock(&srv->lock) != 0)
+        return;
+    uint64_t estimate =
+        srv->st == NULL || atomic_load(&srv->loading)
+            ? UINT64_MAX
+            : storage_property_int(srv->st, KV_CF_METADATA, "rocksdb.estimate-num-keys");
+    pthread_rwlock_unlock(&srv->lock);
+    if (estimate > SERVER_KEYSPACE_AUTO_MAX_KEYS)
         return;
     pthread_mutex_lock(&ks->mu);
     ks->last_auto_mono_ms = now;

@@ -61,10 +61,6 @@ struct server_stats {
     atomic_uint_fast64_t keyspace_misses;
     atomic_uint_fast64_t error_replies;
     atomic_uint_fast64_t client_output_limit_disconnections;
-    /* replication (counted on the master, DESIGN.md section 6) */
-    atomic_uint_fast64_t sync_full;
-    atomic_uint_fast64_t sync_partial_ok;
-    atomic_uint_fast64_t sync_partial_err;
     /* instantaneous rates, sampled by cron once a second */
     atomic_uint_fast64_t inst_ops_per_sec;
     atomic_uint_fast64_t inst_input_bytes_per_sec;
@@ -89,6 +85,7 @@ struct keyspace_stats {
 /* Opaque parts of the server, defined in server.c. */
 struct server_keyspace;
 struct server_slowlog;
+struct repl_ctl_state;
 
 struct server {
     struct config *cfg;          /* borrowed from main; runtime changes under `lock` exclusive */
@@ -122,6 +119,7 @@ struct server {
 
     struct server_keyspace *keyspace; /* owned: keyspace statistics cache and its scanner */
     struct server_slowlog *slowlog;   /* owned */
+    struct repl_ctl_state *repl;      /* owned: replication role (server/repl_ctl.c) */
 
     int shutdown_fd;       /* eventfd main waits on; written by server_request_shutdown */
     struct kv_buf pidfile; /* path of the pidfile we wrote ("" when none) */

@@ -460,17 +460,18 @@ read_varint32(const char **p, const char *end, uint32_t *out)
 }
 
 static bool
-skip_varstring(const char **p, const char *end)
+read_varstring(const char **p, const char *end, struct kv_slice *out)
 {
     uint32_t n = 0;
     if (!read_varint32(p, end, &n) || (size_t)(end - *p) < n)
         return false;
+    *out = kv_slice_make(*p, n);
     *p += n;
     return true;
 }
 
 enum kv_code
-storage_batch_validate(struct kv_slice rep, struct kv_err *err)
+storage_batch_foreach(struct kv_slice rep, storage_record_fn fn, void *arg, struct kv_err *err)
 {
     if (rep.len < WB_HEADER)
         return kv_err_set(err, KV_ERR_CORRUPT, "write batch shorter than its header (%zu bytes)",
@@ -485,6 +486,8 @@ storage_batch_validate(struct kv_slice rep, struct kv_err *err)
         uint8_t tag = (uint8_t)*p++;
         uint32_t cf = 0;
         bool ok = true;
+        struct kv_slice key = {NULL, 0}, value = {NULL, 0};
+        enum storage_record_kind kind = STORAGE_REC_PUT;
         switch (tag) {
         case WB_CF_DELETION:
         case WB_CF_VALUE:
@@ -505,21 +508,28 @@ storage_batch_validate(struct kv_slice rep, struct kv_err *err)
         case WB_CF_DELETION:
         case WB_SINGLE_DELETION:
         case WB_CF_SINGLE_DELETION:
-            ok = ok && skip_varstring(&p, end);
+            ok = ok && read_varstring(&p, end, &key);
+            kind = STORAGE_REC_DELETE;
             found++;
             break;
         case WB_VALUE:
         case WB_CF_VALUE:
+            ok = ok && read_varstring(&p, end, &key) && read_varstring(&p, end, &value);
+            kind = STORAGE_REC_PUT;
+            found++;
+            break;
         case WB_RANGE_DELETION:
         case WB_CF_RANGE_DELETION:
-            ok = ok && skip_varstring(&p, end) && skip_varstring(&p, end);
+            ok = ok && read_varstring(&p, end, &key) && read_varstring(&p, end, &value);
+            kind = STORAGE_REC_DELETE_RANGE;
             found++;
             break;
         case WB_LOG_DATA:
-            ok = skip_varstring(&p, end);
+            ok = read_varstring(&p, end, &value);
+            kind = STORAGE_REC_LOG_DATA;
             break;
         case WB_NOOP:
-            break;
+            continue;
         default:
             return kv_err_set(err, KV_ERR_CORRUPT,
                               "write batch record at byte %zu has unsupported tag 0x%02x", at,
@@ -528,12 +538,20 @@ storage_batch_validate(struct kv_slice rep, struct kv_err *err)
         if (!ok)
             return kv_err_set(err, KV_ERR_CORRUPT, "write batch record at byte %zu is truncated",
                               at);
+        if (fn != NULL)
+            fn(arg, kind, (enum kv_cf)cf, key, value);
     }
     if (found != want)
         return kv_err_set(err, KV_ERR_CORRUPT,
                           "write batch header counts %u records but it holds %u", (unsigned)want,
                           (unsigned)found);
     return KV_OK;
+}
+
+enum kv_code
+storage_batch_validate(struct kv_slice rep, struct kv_err *err)
+{
+    return storage_batch_foreach(rep, NULL, NULL, err);
 }
 
 struct storage_batch *

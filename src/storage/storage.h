@@ -81,6 +81,20 @@ enum kv_code storage_batch_validate(struct kv_slice rep, struct kv_err *err);
 /* A batch from its wire representation (replication; `rep` is copied). Returns NULL unless
  * storage_batch_validate accepts `rep`. Such a batch can be written, counted and read back with
  * storage_batch_data, but not added to (no column family handles: put/delete abort). */
+/* The records of a batch in its wire form, in order. Keys and values borrow from rep. For
+ * DELETE_RANGE, key is the begin and value the end; LOG_DATA has only a value (cf 0). */
+enum storage_record_kind {
+    STORAGE_REC_PUT,
+    STORAGE_REC_DELETE,
+    STORAGE_REC_DELETE_RANGE,
+    STORAGE_REC_LOG_DATA,
+};
+typedef void (*storage_record_fn)(void *arg, enum storage_record_kind kind, enum kv_cf cf,
+                                  struct kv_slice key, struct kv_slice value);
+/* Walk the records (fn may be NULL: validation only). Same errors as storage_batch_validate;
+ * fn may have been called for records before the malformed one. */
+enum kv_code storage_batch_foreach(struct kv_slice rep, storage_record_fn fn, void *arg,
+                                   struct kv_err *err);
 struct storage_batch *storage_batch_from_data(struct kv_slice rep);
 
 /* Write the batch atomically (WAL first). KV_OK, or KV_ERR_IO/KV_ERR_CORRUPT. A batch with no

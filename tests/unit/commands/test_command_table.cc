@@ -30,6 +30,7 @@ Groups()
         {"server", server_commands, server_commands_len},
         {"key", key_commands, key_commands_len},
         {"string", string_commands, string_commands_len},
+        {"repl", repl_commands, repl_commands_len},
         {"hash", hash_commands, hash_commands_len},
         {"list", list_commands, list_commands_len},
         {"set", set_commands, set_commands_len},
