@@ -14,16 +14,25 @@
 #include "server/conn.h"
 #include "server/server.h"
 
-/* PING [message] -> +PONG, or the message as a bulk string. */
+/* PING [message] -> +PONG, or the message as a bulk string; in RESP2 subscribed mode
+ * ["pong", message or ""]. */
 static enum kv_code
 cmd_ping(struct cmd_ctx *ctx)
 {
     if (ctx->argc > 2)
         return args_arity_error(ctx);
-    if (ctx->argc == 2)
+    if (ctx->conn->proto == 2 && conn_has_flag(ctx->conn, CONN_F_PUBSUB)) {
+        resp_write_array(ctx->out, 2);
+        resp_write_bulk(ctx->out, "pong", 4);
+        if (ctx->argc == 2)
+            resp_write_bulk_slice(ctx->out, ctx->argv[1]);
+        else
+            resp_write_bulk(ctx->out, "", 0);
+    } else if (ctx->argc == 2) {
         resp_write_bulk_slice(ctx->out, ctx->argv[1]);
-    else
+    } else {
         resp_write_status(ctx->out, "PONG");
+    }
     return KV_OK;
 }
 

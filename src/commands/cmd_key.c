@@ -86,14 +86,15 @@ cmd_exists(struct cmd_ctx *ctx)
     return rc;
 }
 
-/* TYPE key -> status: the type name, or "none". */
+/* TYPE key -> status: the type name as Redis names it (db_type_reply_name: bitmap and
+ * hyperloglog keys are "string"), or "none". */
 static enum kv_code
 cmd_type(struct cmd_ctx *ctx)
 {
     enum meta_type t = META_NONE;
     enum kv_code rc = db_type(ctx->db, ctx->argv[1], &t, ctx->err);
     if (rc == KV_OK)
-        resp_write_status(ctx->out, meta_type_name(t));
+        resp_write_status(ctx->out, db_type_reply_name(t));
     return rc;
 }
 
@@ -299,13 +300,14 @@ parse_scan_opts(struct cmd_ctx *ctx, int from, struct scan_opts *o)
     return KV_OK;
 }
 
-/* The type a SCAN TYPE name selects (case-insensitive, as Redis 7.0 compares it); false when no
- * key can have that type ("none", unknown names). */
+/* The type a SCAN TYPE name selects (case-insensitive, as Redis 7.0 compares it, against
+ * db_type_reply_name: "string" selects strings, bitmaps and hyperloglogs); false when no key can
+ * have that type ("none", unknown names, Kvrocks' "bitmap" and "hyperloglog"). */
 static bool
 scan_type_of(struct kv_slice name, enum meta_type *out)
 {
     for (int t = META_STRING; t <= META_HLL; t++) {
-        if (kv_slice_eq_nocase(name, meta_type_name((enum meta_type)t))) {
+        if (kv_slice_eq_nocase(name, db_type_reply_name((enum meta_type)t))) {
             *out = (enum meta_type)t;
             return true;
         }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * cmd_repl: replication commands. User-facing: SLAVEOF/REPLICAOF, ROLE. Internal, spoken by
- * replicas (kvrocks-notes.md 3.2-3.4): _db_name, REPLCONF, PSYNC, _fetch_meta, _fetch_file. The
- * last three hand the connection's socket over to a replication thread (conn_detach).
+ * cmd_repl: replication commands. User-facing: SLAVEOF/REPLICAOF, ROLE, and DBDIGEST (our
+ * consistency check: an order-independent digest of the keyspace, to prove that a replica
+ * equals its master at a sequence). Internal, spoken by replicas (kvrocks-notes.md 3.2-3.4):
+ * _db_name, REPLCONF, PSYNC, _fetch_meta, _fetch_file. The last three hand the connection's
+ * socket over to a replication thread (conn_detach).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,12 +14,16 @@
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "common/clock.h"
 #include "common/mem.h"
+#include "common/slot.h"
 #include "common/strconv.h"
+#include "repl/repl_digest.h"
 #include "repl/repl_master.h"
 #include "server/conn.h"
 #include "server/repl_ctl.h"
 #include "server/server.h"
+#include "types/db.h"
 
 /* Whether host:port names this server itself. */
 static bool
@@ -215,18 +221,57 @@ cmd_fetch_file(struct cmd_ctx *ctx)
     return KV_OK;
 }
 
+/* DBDIGEST [start-slot end-slot] -> [digest (32 hex digits), sequence, keys]: the
+ * order-independent digest of the live keys of the client's namespace (only those whose hash
+ * slot is in [start, end] when given), taken under one storage snapshot (repl/repl_digest.h
+ * says what it covers); `sequence` is the latest sequence that snapshot includes (compare with
+ * master_repl_offset), `keys` how many keys were digested. Two servers hold the same data at
+ * the same sequence when both fields are equal. O(N): it reads the whole namespace on the
+ * calling worker, like KEYS. */
+static enum kv_code
+cmd_dbdigest(struct cmd_ctx *ctx)
+{
+    int64_t lo = 0, hi = SLOT_COUNT - 1;
+    if (ctx->argc != 1 && ctx->argc != 3)
+        return args_arity_error(ctx);
+    if (ctx->argc == 3) {
+        enum kv_code rc = args_int64_range(ctx, 1, 0, SLOT_COUNT - 1, "Invalid slot range", &lo);
+        if (rc == KV_OK)
+            rc = args_int64_range(ctx, 2, 0, SLOT_COUNT - 1, "Invalid slot range", &hi);
+        if (rc != KV_OK)
+            return rc;
+        if (lo > hi)
+            return args_error(ctx, KV_ERR, "Invalid slot range");
+    }
+    struct repl_digest d;
+    enum kv_code rc = repl_digest_compute(ctx->db->st, ctx->db->ns, ctx->db->cluster, (uint16_t)lo,
+                                          (uint16_t)hi, clock_now_ms(), &d, ctx->err);
+    if (rc != KV_OK)
+        return rc;
+    char hex[33];
+    repl_digest_hex(&d, hex);
+    resp_write_array(ctx->out, 3);
+    resp_write_bulk_cstr(ctx->out, hex);
+    resp_write_int(ctx->out, (int64_t)d.seq);
+    resp_write_int(ctx->out, (int64_t)d.keys);
+    return KV_OK;
+}
+
 #define REPL_INTERNAL (CMD_REPLICATION | CMD_NO_MULTI | CMD_NO_SCRIPT | CMD_STALE_OK)
+/* Allowed while loading: a full sync (with slave-empty-db-before-fullsync, the whole transfer)
+ * must stay abortable by SLAVEOF NO ONE / another master. */
+#define SLAVEOF_FLAGS (CMD_ADMIN | CMD_NO_MULTI | CMD_STALE_OK | CMD_NO_SCRIPT | CMD_LOADING_OK)
 
 const struct command_spec repl_commands[] = {
     {"_db_name", cmd_db_name, 1, REPL_INTERNAL, 0, 0, 0, NULL, "replication"},
     {"_fetch_file", cmd_fetch_file, 2, REPL_INTERNAL, 0, 0, 0, NULL, "replication"},
     {"_fetch_meta", cmd_fetch_meta, 1, REPL_INTERNAL, 0, 0, 0, NULL, "replication"},
+    {"dbdigest", cmd_dbdigest, -1, CMD_READONLY | CMD_SLOW | CMD_STALE_OK, 0, 0, 0, NULL,
+     "replication"},
     {"psync", cmd_psync, -2, REPL_INTERNAL, 0, 0, 0, NULL, "replication"},
     {"replconf", cmd_replconf, -3, REPL_INTERNAL, 0, 0, 0, NULL, "replication"},
-    {"replicaof", cmd_slaveof, 3, CMD_ADMIN | CMD_NO_MULTI | CMD_STALE_OK | CMD_NO_SCRIPT, 0, 0, 0,
-     NULL, "replication"},
+    {"replicaof", cmd_slaveof, 3, SLAVEOF_FLAGS, 0, 0, 0, NULL, "replication"},
     {"role", cmd_role, 1, CMD_LOADING_OK | CMD_STALE_OK | CMD_FAST, 0, 0, 0, NULL, "replication"},
-    {"slaveof", cmd_slaveof, 3, CMD_ADMIN | CMD_NO_MULTI | CMD_STALE_OK | CMD_NO_SCRIPT, 0, 0, 0,
-     NULL, "replication"},
+    {"slaveof", cmd_slaveof, 3, SLAVEOF_FLAGS, 0, 0, 0, NULL, "replication"},
 };
 const size_t repl_commands_len = sizeof repl_commands / sizeof repl_commands[0];

@@ -36,6 +36,7 @@
 #include "common/strconv.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "server/watch.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Helpers shared by the container commands (CONFIG, CLIENT, COMMAND, SLOWLOG)                */
@@ -323,6 +324,7 @@ cmd_flushdb(struct cmd_ctx *ctx)
     rc = db_flush(ctx->db, ctx->err);
     if (rc != KV_OK)
         return rc;
+    watch_on_flush(ctx->srv, &ctx->db->ns);
     char ns[CONN_NS_MAX];
     client_ns(ctx, ns, sizeof ns);
     server_keyspace_flushed(ctx->srv, ns);
@@ -341,6 +343,7 @@ cmd_flushall(struct cmd_ctx *ctx)
     rc = db_flush_all(ctx->db->st, ctx->err);
     if (rc != KV_OK)
         return rc;
+    watch_on_flush(ctx->srv, NULL);
     server_keyspace_flushed(ctx->srv, NULL);
     LOG_WARN("all DB keys were flushed by %s", ctx->conn->addr);
     resp_write_ok(ctx->out);

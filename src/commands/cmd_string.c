@@ -380,18 +380,14 @@ cmd_getrange(struct cmd_ctx *ctx)
     enum kv_code rc;
     if ((rc = args_int64(ctx, 2, &start)) != KV_OK || (rc = args_int64(ctx, 3, &end)) != KV_OK)
         return rc;
-    struct kv_buf raw = KV_BUF_INIT;
-    struct kv_slice v = {NULL, 0};
-    rc = str_get_string(ctx->db, ctx->argv[1], &raw, &v, ctx->err);
+    struct kv_buf v = KV_BUF_INIT;
+    rc = str_getrange(ctx->db, ctx->argv[1], start, end, &v, ctx->err);
     count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
-        size_t off = 0, n = 0;
-        if (rc == KV_OK)
-            str_range(v.len, start, end, &off, &n);
-        resp_write_bulk(ctx->out, n ? v.ptr + off : "", n);
+        resp_write_bulk(ctx->out, v.len ? v.ptr : "", v.len);
         rc = KV_OK;
     }
-    kv_buf_deinit(&raw);
+    kv_buf_deinit(&v);
     return rc;
 }
 
@@ -433,15 +429,13 @@ cmd_append(struct cmd_ctx *ctx)
 static enum kv_code
 cmd_strlen(struct cmd_ctx *ctx)
 {
-    struct kv_buf raw = KV_BUF_INIT;
-    struct kv_slice v = {NULL, 0};
-    enum kv_code rc = str_get_string(ctx->db, ctx->argv[1], &raw, &v, ctx->err);
+    int64_t len = 0;
+    enum kv_code rc = str_strlen(ctx->db, ctx->argv[1], &len, ctx->err);
     count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
-        resp_write_int(ctx->out, rc == KV_OK ? (int64_t)v.len : 0);
+        resp_write_int(ctx->out, len);
         rc = KV_OK;
     }
-    kv_buf_deinit(&raw);
     return rc;
 }
 

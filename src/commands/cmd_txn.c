@@ -1,17 +1,86 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * cmd_txn: placeholder table until the txn group lands (issue 3).
+ * cmd_txn: transactions: MULTI, EXEC, DISCARD, WATCH, UNWATCH (Redis 7.0 semantics). The queue
+ * lives in server/multi.c (the dispatcher fills it), the watched keys in server/watch.c. EXEC is
+ * CMD_EXCLUSIVE, so the dispatcher holds the server lock exclusively while the queued commands
+ * run: no other client's command interleaves with a transaction.
+ *
+ * MULTI, EXEC, DISCARD and WATCH are CMD_MULTI_CTRL (they run at once inside MULTI); UNWATCH is
+ * queued like any command, as Redis does.
  */
 #include "commands/args.h"
 #include "commands/command.h"
+#include "server/conn.h"
+#include "server/multi.h"
+#include "server/watch.h"
 
+/* MULTI -> +OK; the following commands are queued until EXEC or DISCARD. */
 static enum kv_code
-cmd_placeholder(struct cmd_ctx *ctx)
+cmd_multi(struct cmd_ctx *ctx)
 {
-    return args_error(ctx, KV_ERR, "not implemented yet");
+    if (conn_has_flag(ctx->conn, CONN_F_MULTI))
+        return args_error(ctx, KV_ERR, "MULTI calls can not be nested");
+    conn_set_flag(ctx->conn, CONN_F_MULTI);
+    resp_write_ok(ctx->out);
+    return KV_OK;
+}
+
+/* EXEC -> an array of the queued commands' replies, a null array when a watched key changed, or
+ * -EXECABORT when a command was refused while queueing. */
+static enum kv_code
+cmd_exec(struct cmd_ctx *ctx)
+{
+    return multi_exec(ctx);
+}
+
+/* DISCARD -> +OK after dropping the queue and the watched keys. */
+static enum kv_code
+cmd_discard(struct cmd_ctx *ctx)
+{
+    if (!conn_has_flag(ctx->conn, CONN_F_MULTI))
+        return args_error(ctx, KV_ERR, "DISCARD without MULTI");
+    multi_discard(ctx->conn);
+    resp_write_ok(ctx->out);
+    return KV_OK;
+}
+
+/* WATCH key [key ...] -> +OK. */
+static enum kv_code
+cmd_watch(struct cmd_ctx *ctx)
+{
+    if (conn_has_flag(ctx->conn, CONN_F_MULTI))
+        return args_error(ctx, KV_ERR, "WATCH inside MULTI is not allowed");
+    for (int i = 1; i < ctx->argc; i++) {
+        enum kv_code rc = watch_add(ctx->conn, ctx->argv[i], ctx->err);
+        if (rc != KV_OK)
+            return rc;
+    }
+    resp_write_ok(ctx->out);
+    return KV_OK;
+}
+
+/* UNWATCH -> +OK after forgetting every watched key. */
+static enum kv_code
+cmd_unwatch(struct cmd_ctx *ctx)
+{
+    watch_clear(ctx->conn);
+    resp_write_ok(ctx->out);
+    return KV_OK;
 }
 
 const struct command_spec txn_commands[] = {
-    {"multi", cmd_placeholder, 1, CMD_FAST, 0, 0, 0, NULL, "txn"},
+    {"discard", cmd_discard, 1,
+     CMD_NO_SCRIPT | CMD_LOADING_OK | CMD_STALE_OK | CMD_FAST | CMD_MULTI_CTRL, 0, 0, 0, NULL,
+     "transactions"},
+    {"exec", cmd_exec, 1, CMD_NO_SCRIPT | CMD_STALE_OK | CMD_MULTI_CTRL | CMD_EXCLUSIVE, 0, 0, 0,
+     NULL, "transactions"},
+    {"multi", cmd_multi, 1,
+     CMD_NO_SCRIPT | CMD_LOADING_OK | CMD_STALE_OK | CMD_FAST | CMD_MULTI_CTRL, 0, 0, 0, NULL,
+     "transactions"},
+    {"unwatch", cmd_unwatch, 1, CMD_NO_SCRIPT | CMD_LOADING_OK | CMD_STALE_OK | CMD_FAST, 0, 0, 0,
+     NULL, "transactions"},
+    {"watch", cmd_watch, -2,
+     CMD_READONLY | CMD_NO_SCRIPT | CMD_STALE_OK | CMD_FAST | CMD_MULTI_CTRL, 1, -1, 1, NULL,
+     "transactions"},
 };
 const size_t txn_commands_len = sizeof txn_commands / sizeof txn_commands[0];

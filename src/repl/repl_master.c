@@ -37,7 +37,9 @@ enum job_kind { JOB_FEEDER, JOB_META, JOB_FILES };
 struct job {
     struct repl_master *rm; /* borrowed */
     enum job_kind kind;
-    struct kv_thread *thread; /* owned; joined by cron or at stop */
+    struct kv_thread *thread; /* owned; joined by cron or at stop. Set by job_start after the
+                                 thread may already run: the thread itself uses stop_fd. */
+    int stop_fd;              /* the thread's stop fd, set by the thread at its start */
     struct dlist node;        /* in rm->jobs */
     atomic_bool done;         /* the thread function returned */
     int fd;                   /* owned by the thread while it runs */
@@ -62,13 +64,16 @@ struct repl_master {
     const struct config *cfg; /* borrowed */
     char *dir;                /* owned: data directory */
     char *checkpoint_dir;     /* owned: <dir>/checkpoint */
+    /* NULL while the server swaps its DB (repl_master_detach_storage): no feeder or checkpoint
+     * creator may start then. Changed under mu; meta threads read it under cp_mu. */
     _Atomic(struct storage *) st;
 
     pthread_mutex_t mu;    /* guards jobs (taken by every write while feeders exist: short) */
     pthread_mutex_t cp_mu; /* guards the checkpoint state (held while creating one: long) */
     struct dlist jobs;
     atomic_int nfeeders;
-    atomic_int nfile_jobs;
+    bool stopping;            /* repl_master_stop was called: no job starts (under mu) */
+    struct storage *listened; /* the last storage given our write listener (owner only) */
 
     bool cp_exists;
     uint64_t cp_seq;
@@ -78,6 +83,7 @@ struct repl_master {
     atomic_uint_fast64_t sync_full;
     atomic_uint_fast64_t sync_partial_ok;
     atomic_uint_fast64_t sync_partial_err;
+    atomic_uint_fast64_t dropped_slow; /* feeders ended by replication-send-timeout-ms */
 };
 
 static void
@@ -117,8 +123,7 @@ repl_master_new(struct storage *st, const struct config *cfg, const char *dir)
     struct kv_err err;
     if (checkpoint_remove_dir(rm->checkpoint_dir, &err) != KV_OK)
         LOG_WARN("cannot remove old checkpoint: %s", err.msg);
-    if (st != NULL)
-        storage_set_write_listener(st, on_write, rm);
+    repl_master_listen(rm, st);
     return rm;
 }
 
@@ -131,11 +136,15 @@ job_free(struct job *j)
     kv_free(j);
 }
 
-/* Join and free finished jobs; with `all`, first ask the matching jobs to stop and wait for
- * them until deadline_ms. Jobs still running past the deadline stay listed. Returns the number
- * of feeders joined. */
+#define KIND_BIT(k) (1u << (k))
+#define ALL_KINDS (KIND_BIT(JOB_FEEDER) | KIND_BIT(JOB_META) | KIND_BIT(JOB_FILES))
+
+/* Join and free finished jobs; with `all`, first ask the jobs of the kinds in `kinds` to stop
+ * and wait for them until deadline_ms. Jobs still running past the deadline stay listed.
+ * Returns the number of feeders joined; *left (may be NULL) receives how many jobs of those
+ * kinds are still running. */
 static int
-reap(struct repl_master *rm, bool all, bool feeders_only, int64_t deadline_ms)
+reap(struct repl_master *rm, bool all, unsigned kinds, int64_t deadline_ms, int *left)
 {
     struct dlist taken;
     dlist_init(&taken);
@@ -144,7 +153,7 @@ reap(struct repl_master *rm, bool all, bool feeders_only, int64_t deadline_ms)
     dlist_foreach_safe(pos, tmp, &rm->jobs)
     {
         struct job *j = dlist_entry(pos, struct job, node);
-        if (feeders_only && j->kind != JOB_FEEDER)
+        if (!(kinds & KIND_BIT(j->kind)))
             continue;
         if (!all && !atomic_load(&j->done))
             continue;
@@ -159,40 +168,51 @@ reap(struct repl_master *rm, bool all, bool feeders_only, int64_t deadline_ms)
     dlist_foreach_safe(pos, tmp, &taken)
     {
         struct job *j = dlist_entry(pos, struct job, node);
-        int64_t left = deadline_ms - clock_mono_ms();
-        if (atomic_load(&j->done) || left < 0)
-            left = atomic_load(&j->done) ? 1000 : 0;
-        if (kv_thread_join_timeout(j->thread, left) != KV_OK)
+        int64_t wait_ms = deadline_ms - clock_mono_ms();
+        if (atomic_load(&j->done) || wait_ms < 0)
+            wait_ms = atomic_load(&j->done) ? 1000 : 0;
+        if (kv_thread_join_timeout(j->thread, wait_ms) != KV_OK)
             continue;
         dlist_remove(&j->node);
         if (j->kind == JOB_FEEDER) {
             atomic_fetch_sub(&rm->nfeeders, 1);
             stopped++;
-        } else {
-            atomic_fetch_sub(&rm->nfile_jobs, 1);
         }
         job_free(j);
     }
+    int remaining = 0;
     pthread_mutex_lock(&rm->mu);
     dlist_foreach_safe(pos, tmp, &taken)
     {
         struct job *j = dlist_entry(pos, struct job, node);
         dlist_remove(&j->node);
         dlist_insert_tail(&rm->jobs, &j->node);
+        remaining++;
     }
     pthread_mutex_unlock(&rm->mu);
+    if (left != NULL)
+        *left = remaining;
     return stopped;
 }
 
+enum kv_code
+repl_master_stop(struct repl_master *rm, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&rm->mu);
+    rm->stopping = true;
+    pthread_mutex_unlock(&rm->mu);
+    int left = 0;
+    reap(rm, true, ALL_KINDS, deadline_ms, &left);
+    if (left > 0)
+        LOG_WARN("%d replication thread(s) of the master side still running", left);
+    return left == 0 ? KV_OK : KV_ERR_TIMEOUT;
+}
+
 void
-repl_master_free(struct repl_master *rm, int64_t deadline_ms)
+repl_master_free(struct repl_master *rm)
 {
     if (rm == NULL)
         return;
-    reap(rm, true, false, deadline_ms);
-    struct storage *st = atomic_load(&rm->st);
-    if (st != NULL)
-        storage_set_write_listener(st, NULL, NULL);
     pthread_mutex_lock(&rm->mu);
     bool leftover = !dlist_empty(&rm->jobs);
     pthread_mutex_unlock(&rm->mu);
@@ -200,6 +220,8 @@ repl_master_free(struct repl_master *rm, int64_t deadline_ms)
         LOG_WARN("replication threads still running at shutdown; leaving them");
         return;
     }
+    if (rm->listened != NULL)
+        storage_set_write_listener(rm->listened, NULL, NULL);
     struct kv_err err;
     checkpoint_remove_dir(rm->checkpoint_dir, &err);
     pthread_mutex_destroy(&rm->mu);
@@ -210,24 +232,50 @@ repl_master_free(struct repl_master *rm, int64_t deadline_ms)
 }
 
 void
-repl_master_set_storage(struct repl_master *rm, struct storage *st)
+repl_master_listen(struct repl_master *rm, struct storage *st)
 {
-    struct storage *old = atomic_exchange(&rm->st, st);
-    if (old != NULL && old != st)
-        storage_set_write_listener(old, NULL, NULL);
-    if (st != NULL)
-        storage_set_write_listener(st, on_write, rm);
+    if (st == NULL || st == rm->listened)
+        return;
+    storage_set_write_listener(st, on_write, rm);
+    rm->listened = st;
+}
+
+enum kv_code
+repl_master_detach_storage(struct repl_master *rm, int64_t deadline_ms)
+{
+    /* The old storage keeps its write listener: writers may still be running, and on_write
+     * finds no feeder to wake. */
+    pthread_mutex_lock(&rm->mu);
+    atomic_store(&rm->st, NULL);
+    pthread_mutex_unlock(&rm->mu);
+    int left = 0;
+    int stopped = reap(rm, true, KIND_BIT(JOB_FEEDER) | KIND_BIT(JOB_META), deadline_ms, &left);
+    if (stopped > 0)
+        LOG_INFO("stopped %d replica feeder(s): the database is being replaced", stopped);
     pthread_mutex_lock(&rm->cp_mu);
     rm->cp_exists = false;
-    pthread_mutex_unlock(&rm->cp_mu);
     struct kv_err err;
-    checkpoint_remove_dir(rm->checkpoint_dir, &err);
+    if (checkpoint_remove_dir(rm->checkpoint_dir, &err) != KV_OK)
+        LOG_WARN("cannot remove the checkpoint: %s", err.msg);
+    pthread_mutex_unlock(&rm->cp_mu);
+    return left == 0 ? KV_OK : KV_ERR_TIMEOUT;
+}
+
+void
+repl_master_attach_storage(struct repl_master *rm, struct storage *st)
+{
+    repl_master_listen(rm, st);
+    pthread_mutex_lock(&rm->mu);
+    atomic_store(&rm->st, st);
+    pthread_mutex_unlock(&rm->mu);
 }
 
 enum kv_code
 repl_master_psync_check(struct repl_master *rm, uint64_t seq, struct kv_err *err)
 {
     struct storage *st = atomic_load(&rm->st);
+    if (st == NULL)
+        return kv_err_set(err, KV_ERR_LOADING, "the database is being replaced");
     struct kv_err why;
     kv_err_clear(&why);
     enum kv_code rc = wal_can_resume(st, seq, &why);
@@ -247,12 +295,22 @@ repl_master_psync_check(struct repl_master *rm, uint64_t seq, struct kv_err *err
     return KV_OK;
 }
 
-/* Write all of p with a deadline from the start of the call. */
+/* Write all of p. replication-send-timeout-ms bounds each SEND_STEP bytes rather than the
+ * whole buffer, so it measures a replica that stopped reading, not a large buffer. */
+#define SEND_STEP (64 * 1024)
 static enum kv_code
 send_all(struct job *j, const void *p, size_t n, struct kv_err *err)
 {
-    return netio_write_all(j->fd, p, n, clock_mono_ms() + j->send_timeout_ms,
-                           kv_thread_stop_fd(j->thread), err);
+    const char *c = p;
+    for (size_t off = 0; off < n;) {
+        size_t k = n - off > SEND_STEP ? SEND_STEP : n - off;
+        enum kv_code rc = netio_write_all(j->fd, c + off, k, clock_mono_ms() + j->send_timeout_ms,
+                                          j->stop_fd, err);
+        if (rc != KV_OK)
+            return rc;
+        off += k;
+    }
+    return KV_OK;
 }
 
 static void
@@ -292,6 +350,7 @@ feeder_main(struct kv_thread *self, void *arg)
 {
     struct job *j = arg;
     struct repl_master *rm = j->rm;
+    j->stop_fd = kv_thread_stop_fd(self);
     struct kv_err err;
     kv_err_clear(&err);
     struct kv_buf out = KV_BUF_INIT;
@@ -313,6 +372,10 @@ feeder_main(struct kv_thread *self, void *arg)
         ssize_t dn = read(j->wake_fd, &drain, sizeof drain);
         (void)dn;
         struct storage *st = atomic_load(&rm->st);
+        if (st == NULL) {
+            why = "the database is being replaced";
+            goto out;
+        }
         int batches = 0;
         if (it == NULL && storage_latest_seq(st) >= next) {
             if (wal_iter_open(st, next, &it, &err) != KV_OK) {
@@ -381,6 +444,11 @@ feeder_main(struct kv_thread *self, void *arg)
         }
     }
 out:
+    if (err.code == KV_ERR_TIMEOUT) {
+        atomic_fetch_add(&rm->dropped_slow, 1);
+        LOG_WARN("replica %s (port %d) stopped reading for %d ms: dropping it", j->addr, j->port,
+                 j->send_timeout_ms);
+    }
     LOG_INFO("replica %s detached at sequence %" PRIu64 ": %s", j->addr, next - 1, why);
     wal_iter_free(it);
     kv_buf_deinit(&out);
@@ -410,6 +478,15 @@ job_start(struct job *j, kv_thread_fn fn, const char *name)
     struct repl_master *rm = j->rm;
     struct kv_err err;
     pthread_mutex_lock(&rm->mu);
+    if (rm->stopping || (j->kind != JOB_FILES && atomic_load(&rm->st) == NULL)) {
+        pthread_mutex_unlock(&rm->mu);
+        LOG_INFO("refusing a replica (%s): %s", name,
+                 rm->stopping ? "shutting down" : "the database is being replaced");
+        if (j->fd >= 0)
+            close(j->fd);
+        job_free(j);
+        return;
+    }
     if (kv_thread_start(&j->thread, fn, j, name, &err) != KV_OK) {
         pthread_mutex_unlock(&rm->mu);
         LOG_ERROR("cannot start %s thread: %s", name, err.msg);
@@ -421,8 +498,6 @@ job_start(struct job *j, kv_thread_fn fn, const char *name)
     dlist_insert_tail(&rm->jobs, &j->node);
     if (j->kind == JOB_FEEDER)
         atomic_fetch_add(&rm->nfeeders, 1);
-    else
-        atomic_fetch_add(&rm->nfile_jobs, 1);
     pthread_mutex_unlock(&rm->mu);
 }
 
@@ -445,6 +520,23 @@ repl_master_start_feeder(struct repl_master *rm, int fd, uint64_t id, uint64_t s
         return;
     }
     job_start(j, feeder_main, "repl-feeder");
+}
+
+/* File-serving threads still sending (finished ones waiting for the cron's join don't count). */
+static int
+running_file_jobs(struct repl_master *rm)
+{
+    int n = 0;
+    pthread_mutex_lock(&rm->mu);
+    struct dlist *pos, *tmp;
+    dlist_foreach_safe(pos, tmp, &rm->jobs)
+    {
+        struct job *j = dlist_entry(pos, struct job, node);
+        if (j->kind == JOB_FILES && !atomic_load(&j->done))
+            n++;
+    }
+    pthread_mutex_unlock(&rm->mu);
+    return n;
 }
 
 /* The checkpoint can serve a new full sync if a replica that loads it can continue from the
@@ -471,16 +563,21 @@ meta_main(struct kv_thread *self, void *arg)
 {
     struct job *j = arg;
     struct repl_master *rm = j->rm;
+    j->stop_fd = kv_thread_stop_fd(self);
     struct kv_err err;
     kv_err_clear(&err);
     struct kv_buf reply = KV_BUF_INIT;
     make_nonblocking(j->fd);
-    struct storage *st = atomic_load(&rm->st);
     pthread_mutex_lock(&rm->cp_mu);
+    /* Read under cp_mu: repl_master_detach_storage waits for this thread before the storage
+     * closes, and never while we hold cp_mu. */
+    struct storage *st = atomic_load(&rm->st);
     enum kv_code rc = KV_OK;
-    if (checkpoint_reusable(rm, st)) {
+    if (st == NULL) {
+        rc = kv_err_set(&err, KV_ERR_LOADING, "the database is being replaced");
+    } else if (checkpoint_reusable(rm, st)) {
         LOG_INFO("Using current existing checkpoint (sequence %" PRIu64 ")", rm->cp_seq);
-    } else if (atomic_load(&rm->nfile_jobs) > 1) {
+    } else if (rm->cp_exists && running_file_jobs(rm) > 0) {
         /* Another replica is still fetching the old checkpoint: don't pull it away. */
         rc = kv_err_set(&err, KV_ERR, "the current checkpoint is in use and too old");
     } else {
@@ -557,12 +654,12 @@ send_file(struct job *j, const char *name, struct kv_err *err)
         sent += (uint64_t)n;
         int limit = j->max_replication_mb;
         if (rc == KV_OK && limit > 0) {
-            int share = atomic_load(&rm->nfile_jobs);
+            int share = running_file_jobs(rm);
             uint64_t bytes_per_s = ((uint64_t)limit << 20) / (uint64_t)(share > 0 ? share : 1);
             int64_t due_ms = (int64_t)(sent * 1000 / (bytes_per_s ? bytes_per_s : 1));
             int64_t wait = due_ms - (clock_mono_ms() - started);
             if (wait > 0) {
-                struct pollfd pfd = {kv_thread_stop_fd(j->thread), POLLIN, 0};
+                struct pollfd pfd = {j->stop_fd, POLLIN, 0};
                 if (poll(&pfd, 1, (int)wait) > 0)
                     rc = kv_err_set(err, KV_ERR_STOPPED, "stopped");
             }
@@ -582,6 +679,7 @@ files_main(struct kv_thread *self, void *arg)
 {
     struct job *j = arg;
     struct repl_master *rm = j->rm;
+    j->stop_fd = kv_thread_stop_fd(self);
     struct kv_err err;
     kv_err_clear(&err);
     make_nonblocking(j->fd);
@@ -652,17 +750,34 @@ repl_master_replica_count(struct repl_master *rm)
 }
 
 int
-repl_master_stop_feeders(struct repl_master *rm, int64_t deadline_ms)
+repl_master_kill_feeders(struct repl_master *rm, uint64_t id, const char *addr)
 {
-    return reap(rm, true, true, deadline_ms);
+    int n = 0;
+    pthread_mutex_lock(&rm->mu);
+    struct dlist *pos, *tmp;
+    dlist_foreach_safe(pos, tmp, &rm->jobs)
+    {
+        struct job *j = dlist_entry(pos, struct job, node);
+        if (j->kind != JOB_FEEDER || atomic_load(&j->done) || kv_thread_should_stop(j->thread))
+            continue;
+        if (id != 0 && j->id != id)
+            continue;
+        if (addr != NULL && strcmp(addr, j->addr) != 0)
+            continue;
+        kv_thread_request_stop(j->thread);
+        LOG_INFO("replica %s (port %d) killed by CLIENT KILL", j->addr, j->port);
+        n++;
+    }
+    pthread_mutex_unlock(&rm->mu);
+    return n;
 }
 
 void
 repl_master_cron(struct repl_master *rm)
 {
-    reap(rm, false, false, 0);
+    reap(rm, false, ALL_KINDS, 0, NULL);
     pthread_mutex_lock(&rm->cp_mu);
-    if (rm->cp_exists && atomic_load(&rm->nfile_jobs) == 0 &&
+    if (rm->cp_exists && running_file_jobs(rm) == 0 &&
         clock_mono_ms() - rm->cp_last_access_ms > CHECKPOINT_IDLE_MS) {
         struct kv_err err;
         if (checkpoint_remove_dir(rm->checkpoint_dir, &err) == KV_OK) {
@@ -691,9 +806,16 @@ repl_master_sync_partial_err(const struct repl_master *rm)
     return atomic_load(&((struct repl_master *)rm)->sync_partial_err);
 }
 
+uint64_t
+repl_master_dropped_slow(const struct repl_master *rm)
+{
+    return atomic_load(&((struct repl_master *)rm)->dropped_slow);
+}
+
 void
 repl_master_reset_stats(struct repl_master *rm)
 {
+    atomic_store(&rm->dropped_slow, 0);
     atomic_store(&rm->sync_full, 0);
     atomic_store(&rm->sync_partial_ok, 0);
     atomic_store(&rm->sync_partial_err, 0);

@@ -23,6 +23,7 @@
 #include "common/strconv.h"
 #include "common/thread.h"
 #include "storage/checkpoint.h"
+#include "storage/wal.h"
 
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 30000
@@ -44,6 +45,7 @@ struct repl_replica {
     int connect_timeout_ms;
     int recv_timeout_ms;
     int send_timeout_ms;
+    bool empty_db_before_fullsync;
     struct repl_replica_hooks hooks;
 
     struct kv_thread *thread; /* owned */
@@ -144,6 +146,24 @@ link_read_line(struct link *l, struct kv_buf *line, size_t max, struct kv_err *e
     return rc;
 }
 
+/* Read exactly n bytes. The receive timeout counts from the last byte received, not from the
+ * start: a large batch or file over a slow link is fine, a link that goes silent is not. */
+static enum kv_code
+link_read_n(struct link *l, void *dst, size_t n, struct kv_err *err)
+{
+    char *d = dst;
+    size_t got = 0;
+    while (got < n) {
+        size_t k = 0;
+        enum kv_code rc = netio_reader_read_some(
+            l->rd, d + got, n - got, &k, clock_mono_ms() + l->rr->recv_timeout_ms, l->stop_fd, err);
+        if (rc != KV_OK)
+            return rc;
+        got += k;
+    }
+    return KV_OK;
+}
+
 /* Connect and authenticate a link. */
 static enum kv_code
 link_open(struct repl_replica *rr, int stop_fd, struct link *l, struct kv_err *err)
@@ -193,6 +213,27 @@ wait_or_stop(int stop_fd, int64_t ms)
 
 /* --- streaming --- */
 
+/* Apply one batch from the master. Its first sequence must be the one right after ours:
+ * RocksDB numbers a raw batch from its own latest sequence whatever the header says, so a batch
+ * that does not follow on (a gap or a repeat) would be applied under the wrong numbers and the
+ * replica would diverge silently. */
+static enum kv_code
+apply_batch(struct repl_replica *rr, struct kv_slice payload, struct kv_err *err)
+{
+    struct storage *st = rr->hooks.storage(rr->hooks.arg);
+    uint64_t seq = 0;
+    uint32_t count = 0;
+    if (!wal_batch_header(payload, &seq, &count))
+        return kv_err_set(err, KV_ERR_PROTOCOL, "batch of %zu bytes is too short", payload.len);
+    uint64_t expected = storage_latest_seq(st) + 1;
+    if (seq != expected)
+        return kv_err_set(err, KV_ERR_PROTOCOL,
+                          "batch at sequence %" PRIu64 " does not follow ours (expected %" PRIu64
+                          ")",
+                          seq, expected);
+    return storage_write_raw(st, payload, &count, err);
+}
+
 static enum kv_code
 stream_batches(struct repl_replica *rr, struct link *l, struct kv_err *err)
 {
@@ -211,24 +252,19 @@ stream_batches(struct repl_replica *rr, struct link *l, struct kv_err *err)
             break;
         }
         kv_buf_resize(&data, (size_t)len + 2);
-        size_t got = 0;
-        while (rc == KV_OK && got < len + 2) {
-            size_t n = (size_t)len + 2 - got;
-            if (n > READ_CHUNK)
-                n = READ_CHUNK;
-            rc = netio_read_n(l->rd, data.ptr + got, n, clock_mono_ms() + rr->recv_timeout_ms,
-                              l->stop_fd, err);
-            got += n;
-        }
+        rc = link_read_n(l, data.ptr, (size_t)len + 2, err);
         if (rc != KV_OK)
             break;
         touch_io(rr);
+        if (data.ptr[len] != '\r' || data.ptr[len + 1] != '\n') {
+            rc = kv_err_set(err, KV_ERR_PROTOCOL,
+                            "bad frame from the master: no CRLF after %" PRIu64 " bytes", len);
+            break;
+        }
         struct kv_slice payload = kv_slice_make(data.ptr, (size_t)len);
         if (len == 4 && memcmp(payload.ptr, "ping", 4) == 0)
             continue;
-        struct storage *st = rr->hooks.storage(rr->hooks.arg);
-        uint32_t count = 0;
-        rc = storage_write_raw(st, payload, &count, err);
+        rc = apply_batch(rr, payload, err);
         if (rc != KV_OK) {
             /* Never continue after a batch we could not apply: reconnect and PSYNC from what is
              * really in the DB. */
@@ -238,6 +274,8 @@ stream_batches(struct repl_replica *rr, struct link *l, struct kv_err *err)
         applied++;
         if (rr->hooks.applied != NULL)
             rr->hooks.applied(rr->hooks.arg, payload);
+        if (data.cap > READ_CHUNK)
+            kv_buf_deinit(&data); /* don't keep a huge batch's buffer for the whole session */
     }
     if (applied > 0)
         LOG_INFO("replication: applied %" PRIu64 " batch(es) before the link ended", applied);
@@ -294,8 +332,10 @@ receive_file(struct fetcher *f, struct link *l, const char *name, bool with_crc)
     uint32_t crc = 0;
     uint64_t got = 0;
     while (rc == KV_OK && got < size) {
-        size_t n = size - got > READ_CHUNK ? READ_CHUNK : (size_t)(size - got);
-        rc = netio_read_n(l->rd, buf, n, clock_mono_ms() + rr->recv_timeout_ms, l->stop_fd, err);
+        size_t cap = size - got > READ_CHUNK ? READ_CHUNK : (size_t)(size - got);
+        size_t n = 0;
+        rc = netio_reader_read_some(l->rd, buf, cap, &n, clock_mono_ms() + rr->recv_timeout_ms,
+                                    l->stop_fd, err);
         if (rc != KV_OK)
             break;
         if (with_crc)
@@ -374,6 +414,18 @@ name_in(const char *name, char **names, size_t n)
     return false;
 }
 
+/* Whether a file fetched by an earlier, broken attempt can stand for the file of that name in a
+ * new checkpoint. Only table files qualify: an SST is immutable and its number is never reused
+ * by the DB that wrote it. CURRENT has no number at all, and a MANIFEST, WAL or OPTIONS file of
+ * a given name keeps growing while the master runs, so a later checkpoint can hold a longer copy
+ * (reusing the short one would lose the version edits or writes at its end). */
+static bool
+is_reusable(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcmp(name + n - 4, ".sst") == 0;
+}
+
 /* Make sync_dir hold only files of the new list that can be reused; returns the names still
  * to fetch in *todo (borrowed pointers into names). */
 static enum kv_code
@@ -390,8 +442,7 @@ prepare_sync_dir(struct repl_replica *rr, char **names, size_t n, char **todo, s
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        /* CURRENT has no number: its content differs between checkpoints of one DB. */
-        bool keep = strcmp(e->d_name, "CURRENT") != 0 && name_in(e->d_name, names, n);
+        bool keep = is_reusable(e->d_name) && name_in(e->d_name, names, n);
         if (!keep) {
             snprintf(path, sizeof path, "%s/%s", rr->sync_dir, e->d_name);
             unlink(path);
@@ -402,7 +453,7 @@ prepare_sync_dir(struct repl_replica *rr, char **names, size_t n, char **todo, s
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", rr->sync_dir, names[i]);
         struct stat sb;
-        if (strcmp(names[i], "CURRENT") != 0 && stat(path, &sb) == 0) {
+        if (is_reusable(names[i]) && stat(path, &sb) == 0) {
             LOG_INFO("[skip] %s already fetched", names[i]);
             skipped++;
             continue;
@@ -518,10 +569,16 @@ full_sync(struct repl_replica *rr, struct kv_thread *self, struct kv_err *err)
         names[count++] = t;
     }
     size_t ntodo = 0;
+    bool emptied = false;
     if (rc == KV_OK && count == 0)
         rc = kv_err_set(err, KV_ERR_PROTOCOL, "empty checkpoint file list");
     if (rc == KV_OK)
         rc = prepare_sync_dir(rr, names, count, todo, &ntodo, err);
+    if (rc == KV_OK && rr->empty_db_before_fullsync && rr->hooks.empty_db != NULL) {
+        LOG_INFO("full sync: slave-empty-db-before-fullsync: dropping the local data first");
+        rc = rr->hooks.empty_db(rr->hooks.arg, self, err);
+        emptied = rc == KV_OK;
+    }
     if (rc == KV_OK) {
         set_state(rr, REPL_STATE_FETCH_FILES, NULL);
         LOG_INFO("full sync: %zu file(s) in the checkpoint, %zu to fetch", count, ntodo);
@@ -530,10 +587,15 @@ full_sync(struct repl_replica *rr, struct kv_thread *self, struct kv_err *err)
     kv_free(names);
     kv_free(todo);
     kv_buf_deinit(&line);
-    if (rc != KV_OK)
+    if (rc != KV_OK) {
+        if (emptied && rr->hooks.abort_fullsync != NULL)
+            rr->hooks.abort_fullsync(rr->hooks.arg);
         return rc;
+    }
     set_state(rr, REPL_STATE_RESTORE, NULL);
     rc = rr->hooks.restore(rr->hooks.arg, rr->sync_dir, self, err);
+    if (rc != KV_OK && emptied && rr->hooks.abort_fullsync != NULL)
+        rr->hooks.abort_fullsync(rr->hooks.arg); /* a no-op when restore already ended it */
     if (rc == KV_OK) {
         pthread_mutex_lock(&rr->mu);
         rr->status.full_syncs++;
@@ -671,6 +733,7 @@ repl_replica_start(const struct repl_replica_options *o, const struct repl_repli
     rr->connect_timeout_ms = o->connect_timeout_ms;
     rr->recv_timeout_ms = o->recv_timeout_ms;
     rr->send_timeout_ms = o->send_timeout_ms;
+    rr->empty_db_before_fullsync = o->empty_db_before_fullsync;
     rr->hooks = *hooks;
     pthread_mutex_init(&rr->mu, NULL);
     snprintf(rr->status.host, sizeof rr->status.host, "%s", o->host);

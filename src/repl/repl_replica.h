@@ -22,7 +22,12 @@
  * sends a heartbeat every second.
  *
  * The replica writes to its DB only what the master sent (storage_write_raw), so its latest
- * sequence is its replication offset across restarts.
+ * sequence is its replication offset across restarts. A batch whose first sequence is not our
+ * latest + 1 is never applied (RocksDB would renumber it): the link restarts and PSYNCs from
+ * what is really in the DB. Files kept from a broken full sync are reused only when they are
+ * SST files (immutable under their name); MANIFEST, WAL, OPTIONS and CURRENT are always
+ * fetched again. With slave-empty-db-before-fullsync, hooks.empty_db drops the local data once
+ * the file list has arrived.
  *
  * Threads: repl_replica_start/stop/free by the owner (server, under its replication mutex);
  * repl_replica_status from any thread.
@@ -69,6 +74,16 @@ struct repl_replica_hooks {
     /* A batch was applied (side effects: deliver PUBLISH to local subscribers, wake readers).
      * May be NULL. */
     void (*applied)(void *arg, struct kv_slice rep);
+    /* slave-empty-db-before-fullsync: drop the local data once the master's file list has
+     * arrived, before fetching (the server then answers -LOADING until `restore` ends or
+     * `abort_fullsync` is called). Called only when the option is on; same stop rule as
+     * restore. */
+    enum kv_code (*empty_db)(void *arg, struct kv_thread *self, struct kv_err *err);
+    /* A full sync failed or was stopped after empty_db succeeded (also after a failed
+     * restore, so it must be a no-op when restore already ended the loading state): stop
+     * loading. The DB stays empty; its sequence 0 makes the next PSYNC start from the master's
+     * beginning or fail into a full sync. */
+    void (*abort_fullsync)(void *arg);
 };
 
 struct repl_replica_options {
@@ -82,7 +97,7 @@ struct repl_replica_options {
     int connect_timeout_ms;
     int recv_timeout_ms;
     int send_timeout_ms;
-    bool empty_db_before_fullsync; /* reserved: not applied yet */
+    bool empty_db_before_fullsync; /* call hooks.empty_db before fetching files */
 };
 
 struct repl_replica_status {

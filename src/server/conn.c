@@ -502,10 +502,13 @@ conn_describe(const struct conn *c, struct kv_buf *out)
     const struct command_spec *cmd = atomic_load_explicit(&c->last_cmd, memory_order_relaxed);
     kv_buf_printf(out,
                   "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 "
-                  "namespace=%s sub=0 psub=0 multi=-1 qbuf=%zu obl=0 oll=0 omem=%zu cmd=%s "
+                  "namespace=%s sub=%d psub=%d multi=%d qbuf=%zu obl=0 oll=0 omem=%zu cmd=%s "
                   "user=default resp=%d",
                   (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name,
                   (long long)((now_ms - c->ctime_ms) / 1000), (long long)idle, flags, c->ns,
+                  atomic_load_explicit(&c->nsub, memory_order_relaxed),
+                  atomic_load_explicit(&c->npsub, memory_order_relaxed),
+                  (f & CONN_F_MULTI) ? atomic_load_explicit(&c->nqueued, memory_order_relaxed) : -1,
                   atomic_load_explicit(&c->in_len, memory_order_relaxed),
                   atomic_load_explicit(&c->out_len, memory_order_relaxed), cmd ? cmd->name : "NULL",
                   c->proto);

@@ -104,6 +104,11 @@ struct conn {
     struct watch_state *watch;   /* server/watch.c: WATCHed keys */
     struct block_state *block;   /* server/blocking.c: the blocked command and its keys */
     struct pubsub_state *pubsub; /* server/pubsub.c: channels and patterns */
+    /* shared (CLIENT LIST), written by their modules on the owning worker: channels and
+     * patterns subscribed (pubsub.c), commands queued inside MULTI (multi.c) */
+    atomic_int nsub;
+    atomic_int npsub;
+    atomic_int nqueued;
 
     /* conn_detach: who takes the socket over (replication threads). */
     void (*detach_fn)(void *arg, int fd);

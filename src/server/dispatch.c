@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "server/conn.h"
+#include "server/multi.h"
 #include "server/repl_ctl.h"
 #include "server/server.h"
 
@@ -38,8 +39,9 @@ static const struct error_prefix prefixes[] = {
     {KV_ERR_BUSYKEY, "BUSYKEY", "Target key name already exists."},
 };
 
-void
-dispatch_write_error(struct resp_out *out, enum kv_code code, const char *msg)
+/* The error line (without '-') for (code, msg) into line. */
+static void
+format_error(enum kv_code code, const char *msg, char *line, size_t cap)
 {
     const char *prefix = "ERR";
     const char *def = "internal error";
@@ -51,8 +53,14 @@ dispatch_write_error(struct resp_out *out, enum kv_code code, const char *msg)
         }
     }
     const char *text = msg != NULL && msg[0] != '\0' ? msg : def;
+    snprintf(line, cap, "%s %s", prefix, text);
+}
+
+void
+dispatch_write_error(struct resp_out *out, enum kv_code code, const char *msg)
+{
     char line[KV_ERR_MSG_MAX + 300];
-    snprintf(line, sizeof line, "%s %s", prefix, text);
+    format_error(code, msg, line, sizeof line);
     resp_write_error(out, line);
 }
 
@@ -85,61 +93,73 @@ reply_unknown(struct conn *c, int argc, const struct kv_slice *argv)
     reply_error(c, KV_ERR, msg);
 }
 
-void
-dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
+/* Inside MULTI, a refused command makes EXEC abort (Redis' flagTransaction). */
+static void
+flag_transaction(struct conn *c)
+{
+    if (conn_has_flag(c, CONN_F_MULTI))
+        conn_set_flag(c, CONN_F_DIRTY_EXEC);
+}
+
+/* A generic check refused the command. A refused EXEC discards the transaction and says why
+ * (Redis' execCommandAbort): "EXECABORT Transaction discarded because of: <error>", where the
+ * error loses an ERR prefix but keeps any other ("NOAUTH ..."). */
+static void
+reject(struct conn *c, const struct command_spec *cmd, struct command_stat *st, enum kv_code code,
+       const char *msg)
+{
+    atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
+    if (strcmp(cmd->name, "exec") == 0) {
+        multi_discard(c);
+        char line[KV_ERR_MSG_MAX + 300];
+        format_error(code, msg, line, sizeof line);
+        const char *inner = strncmp(line, "ERR ", 4) == 0 ? line + 4 : line;
+        char abort_msg[KV_ERR_MSG_MAX + 400];
+        snprintf(abort_msg, sizeof abort_msg, "Transaction discarded because of: %s", inner);
+        reply_error(c, KV_ERR_EXECABORT, abort_msg);
+        return;
+    }
+    reply_error(c, code, msg);
+    flag_transaction(c);
+}
+
+/* Commands whose first argument is a subcommand: Redis names them "name|sub" in messages. */
+static const char *const container_commands[] = {
+    "acl",    "client", "cluster", "clusterx", "command", "config",  "function", "latency",
+    "memory", "module", "object",  "pubsub",   "script",  "slowlog", "xgroup",   "xinfo",
+};
+
+/* Redis' command full name: "get", or "config|get" for a subcommand. */
+static void
+command_fullname(const struct command_spec *cmd, int argc, const struct kv_slice *argv, char *out,
+                 size_t cap)
+{
+    snprintf(out, cap, "%s", cmd->name);
+    if (argc < 2 || argv[1].len == 0 || argv[1].len > 64)
+        return;
+    for (size_t i = 0; i < sizeof container_commands / sizeof container_commands[0]; i++) {
+        if (strcmp(cmd->name, container_commands[i]) != 0)
+            continue;
+        size_t used = strlen(out);
+        if (used + 1 + argv[1].len + 1 > cap)
+            return;
+        out[used++] = '|';
+        for (size_t j = 0; j < argv[1].len; j++) {
+            char ch = argv[1].ptr[j];
+            out[used++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+        }
+        out[used] = '\0';
+        return;
+    }
+}
+
+/* Call the proc and account for it. The caller holds the server lock (or EXEC does). */
+static void
+run_proc(struct conn *c, const struct command_spec *cmd, size_t index, int argc,
+         struct kv_slice *argv, bool in_exec)
 {
     struct server *srv = c->srv;
-    atomic_fetch_add_explicit(&srv->stats.total_commands, 1, memory_order_relaxed);
-    size_t cmd_index = 0;
-    const struct command_spec *cmd = command_lookup(argv[0], &cmd_index);
-    if (cmd == NULL) {
-        reply_unknown(c, argc, argv);
-        if (conn_has_flag(c, CONN_F_MULTI))
-            conn_set_flag(c, CONN_F_DIRTY_EXEC);
-        return;
-    }
-    atomic_store_explicit(&c->last_cmd, cmd, memory_order_relaxed);
-    struct command_stat *st = &srv->cmd_stats[cmd_index];
-    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        char msg[KV_ERR_MSG_MAX];
-        snprintf(msg, sizeof msg, "wrong number of arguments for '%s' command", cmd->name);
-        reply_error(c, KV_ERR, msg);
-        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
-        if (conn_has_flag(c, CONN_F_MULTI))
-            conn_set_flag(c, CONN_F_DIRTY_EXEC);
-        return;
-    }
-    if (!conn_has_flag(c, CONN_F_AUTHED) && !(cmd->flags & CMD_NO_AUTH)) {
-        reply_error(c, KV_ERR_NOAUTH, NULL);
-        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
-        return;
-    }
-    if ((cmd->flags & CMD_ADMIN) && !conn_has_flag(c, CONN_F_ADMIN)) {
-        reply_error(c, KV_ERR, ERR_ADMIN_REQUIRED);
-        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
-        return;
-    }
-    if (atomic_load_explicit(&srv->loading, memory_order_acquire) &&
-        !(cmd->flags & CMD_LOADING_OK)) {
-        reply_error(c, KV_ERR_LOADING, NULL);
-        atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
-        return;
-    }
-
-    if (repl_ctl_is_replica(srv)) {
-        if ((cmd->flags & CMD_WRITE) && srv->cfg->slave_read_only) {
-            reply_error(c, KV_ERR_READONLY, NULL);
-            atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
-            return;
-        }
-        if (!srv->cfg->slave_serve_stale_data && !(cmd->flags & CMD_STALE_OK) &&
-            !repl_ctl_link_up(srv)) {
-            reply_error(c, KV_ERR_MASTERDOWN, NULL);
-            atomic_fetch_add_explicit(&st->rejected_calls, 1, memory_order_relaxed);
-            return;
-        }
-    }
-
+    struct command_stat *st = &srv->cmd_stats[index];
     struct kv_err err;
     kv_err_clear(&err);
     struct cmd_ctx ctx = {
@@ -151,12 +171,8 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         .out = &c->rout,
         .db = &c->db,
         .err = &err,
+        .in_exec = in_exec,
     };
-    bool exclusive = (cmd->flags & CMD_EXCLUSIVE) != 0;
-    if (exclusive)
-        pthread_rwlock_wrlock(&srv->lock);
-    else
-        pthread_rwlock_rdlock(&srv->lock);
     /* A full sync may have swapped the storage since the last command (under the exclusive
      * lock, so reading it here, with the lock held, is safe). */
     c->db.st = srv->st;
@@ -164,8 +180,6 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
     enum kv_code rc = cmd->proc(&ctx);
     int64_t elapsed = clock_mono_us() - start;
     server_slowlog_push(srv, c, argc, argv, elapsed);
-    pthread_rwlock_unlock(&srv->lock);
-
     atomic_fetch_add_explicit(&st->calls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->usec, (uint64_t)elapsed, memory_order_relaxed);
     if (rc != KV_OK) {
@@ -174,4 +188,85 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         reply_error(c, rc, err.msg);
         atomic_fetch_add_explicit(&st->failed_calls, 1, memory_order_relaxed);
     }
+}
+
+void
+dispatch_run_queued(struct conn *c, const struct command_spec *cmd, size_t index, int argc,
+                    struct kv_slice *argv)
+{
+    run_proc(c, cmd, index, argc, argv, true);
+}
+
+void
+dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
+{
+    struct server *srv = c->srv;
+    atomic_fetch_add_explicit(&srv->stats.total_commands, 1, memory_order_relaxed);
+    size_t cmd_index = 0;
+    const struct command_spec *cmd = command_lookup(argv[0], &cmd_index);
+    if (cmd == NULL) {
+        reply_unknown(c, argc, argv);
+        flag_transaction(c);
+        return;
+    }
+    atomic_store_explicit(&c->last_cmd, cmd, memory_order_relaxed);
+    struct command_stat *st = &srv->cmd_stats[cmd_index];
+    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
+        char msg[KV_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, "wrong number of arguments for '%s' command", cmd->name);
+        reject(c, cmd, st, KV_ERR, msg);
+        return;
+    }
+    if (!conn_has_flag(c, CONN_F_AUTHED) && !(cmd->flags & CMD_NO_AUTH)) {
+        reject(c, cmd, st, KV_ERR_NOAUTH, NULL);
+        return;
+    }
+    if ((cmd->flags & CMD_ADMIN) && !conn_has_flag(c, CONN_F_ADMIN)) {
+        reject(c, cmd, st, KV_ERR, ERR_ADMIN_REQUIRED);
+        return;
+    }
+    bool in_multi = conn_has_flag(c, CONN_F_MULTI);
+    if (in_multi && (cmd->flags & CMD_NO_MULTI)) {
+        reject(c, cmd, st, KV_ERR, ERR_NOT_IN_MULTI);
+        return;
+    }
+    /* RESP2 subscribed mode: the connection only carries pub/sub traffic (RESP3 pushes can be
+     * told apart from replies, so RESP3 has no such restriction). */
+    if (c->proto == 2 && conn_has_flag(c, CONN_F_PUBSUB) && !(cmd->flags & CMD_PUBSUB)) {
+        char name[160];
+        command_fullname(cmd, argc, argv, name, sizeof name);
+        char msg[KV_ERR_MSG_MAX];
+        snprintf(msg, sizeof msg, ERR_PUBSUB_CONTEXT, name);
+        reject(c, cmd, st, KV_ERR, msg);
+        return;
+    }
+    if (atomic_load_explicit(&srv->loading, memory_order_acquire) &&
+        !(cmd->flags & CMD_LOADING_OK)) {
+        reject(c, cmd, st, KV_ERR_LOADING, NULL);
+        return;
+    }
+    if (repl_ctl_is_replica(srv)) {
+        if ((cmd->flags & CMD_WRITE) && srv->cfg->slave_read_only) {
+            reject(c, cmd, st, KV_ERR_READONLY, NULL);
+            return;
+        }
+        if (!srv->cfg->slave_serve_stale_data && !(cmd->flags & CMD_STALE_OK) &&
+            !repl_ctl_link_up(srv)) {
+            reject(c, cmd, st, KV_ERR_MASTERDOWN, NULL);
+            return;
+        }
+    }
+    if (in_multi && !(cmd->flags & CMD_MULTI_CTRL)) {
+        multi_queue(c, cmd, cmd_index, argc, argv);
+        resp_write_status(&c->rout, "QUEUED");
+        return;
+    }
+
+    bool exclusive = (cmd->flags & CMD_EXCLUSIVE) != 0;
+    if (exclusive)
+        pthread_rwlock_wrlock(&srv->lock);
+    else
+        pthread_rwlock_rdlock(&srv->lock);
+    run_proc(c, cmd, cmd_index, argc, argv, false);
+    pthread_rwlock_unlock(&srv->lock);
 }

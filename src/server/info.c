@@ -18,6 +18,7 @@
 #include "common/mem.h"
 #include "repl/repl_master.h"
 #include "server/conn.h"
+#include "server/pubsub.h"
 #include "server/repl_ctl.h"
 #include "server/server.h"
 #include "storage/cf.h"
@@ -205,6 +206,8 @@ section_stats(struct server *srv, struct kv_buf *out)
     kv_buf_printf(out, "total_error_replies:%llu\r\n", load(&st->error_replies));
     kv_buf_printf(out, "client_output_buffer_limit_disconnections:%llu\r\n",
                   load(&st->client_output_limit_disconnections));
+    kv_buf_printf(out, "pubsub_channels:%zu\r\n", pubsub_channel_count());
+    kv_buf_printf(out, "pubsub_patterns:%zu\r\n", pubsub_pattern_count());
 }
 
 static void

@@ -18,7 +18,8 @@
  *                instantaneous_ops_per_sec, total_net_input_bytes, total_net_output_bytes,
  *                instantaneous_input_kbps, instantaneous_output_kbps, rejected_connections,
  *                sync_full, sync_partial_ok, sync_partial_err, keyspace_hits, keyspace_misses,
- *                total_error_replies, client_output_buffer_limit_disconnections
+ *                total_error_replies, client_output_buffer_limit_disconnections,
+ *                pubsub_channels, pubsub_patterns
  *   replication  role, connected_slaves, master_repl_offset (the latest RocksDB sequence)
  *   cpu          used_cpu_sys, used_cpu_user, used_cpu_sys_children, used_cpu_user_children
  *   commandstats cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,

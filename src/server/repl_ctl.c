@@ -40,6 +40,16 @@ struct repl_ctl_state {
     char host[256];
     int port;
     atomic_bool is_replica;
+    /* Held by a replication thread for the whole of a DB swap (hook_empty_db, hook_restore,
+     * hook_abort_fullsync): a thread left running after a role change (`stopping`) and its
+     * successor must never swap at the same time. Guards master_detached. */
+    pthread_mutex_t swap_mu;
+    /* The master side was detached from the DB for a swap. */
+    bool master_detached;
+    /* The thread that emptied the DB (slave-empty-db-before-fullsync) and keeps the server
+     * loading until its restore or abort; NULL otherwise. */
+    struct kv_thread *emptied_by;
+    bool stopped; /* repl_ctl_stop ran: no replica thread starts any more (under mu) */
 };
 
 static struct storage *
@@ -70,11 +80,11 @@ path_join(char *out, size_t cap, const char *dir, const char *name)
     snprintf(out, cap, "%s/%s", dir, name);
 }
 
-/* Take the server lock exclusively, giving up when the replication thread is asked to stop (a
- * role change may hold the lock shared while it waits for that thread: waiting here without a
- * limit would deadlock). */
+/* Take the server lock (exclusively or shared), giving up when the replication thread is asked
+ * to stop: a role change may hold the lock shared while it waits for that thread, so waiting
+ * here without a limit could deadlock. */
 static bool
-lock_exclusive_or_stop(struct server *srv, struct kv_thread *self)
+lock_or_stop(struct server *srv, struct kv_thread *self, bool exclusive)
 {
     for (;;) {
         struct timespec ts;
@@ -84,27 +94,221 @@ lock_exclusive_or_stop(struct server *srv, struct kv_thread *self)
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        if (pthread_rwlock_timedwrlock(&srv->lock, &ts) == 0)
+        int r = exclusive ? pthread_rwlock_timedwrlock(&srv->lock, &ts)
+                          : pthread_rwlock_timedrdlock(&srv->lock, &ts);
+        if (r == 0)
+            return true;
+        if (self != NULL && kv_thread_should_stop(self))
+            return false;
+    }
+}
+
+/* Open a database at `path` reading the config under the shared lock (CONFIG SET changes it
+ * under the exclusive one). self NULL: wait for the lock whatever happens. */
+static enum kv_code
+open_db(struct server *srv, struct kv_thread *self, const char *path, struct storage **out,
+        struct kv_err *err)
+{
+    if (!lock_or_stop(srv, self, false))
+        return kv_err_set(err, KV_ERR_STOPPED, "replication stopping");
+    enum kv_code rc = storage_open(srv->cfg, path, out, err);
+    pthread_rwlock_unlock(&srv->lock);
+    return rc;
+}
+
+/* Make `st` the server's storage, once every running command is done with the previous one
+ * (exclusive lock, held only for the pointer change). Returns the previous storage, or NULL
+ * when the thread was asked to stop first (nothing changed then). self NULL: cannot give up. */
+static bool
+install_storage(struct server *srv, struct kv_thread *self, struct storage *st,
+                struct storage **old)
+{
+    if (!lock_or_stop(srv, self, true))
+        return false;
+    *old = srv->st;
+    srv->st = st;
+    pthread_rwlock_unlock(&srv->lock);
+    return true;
+}
+
+/* Stop feeding this node's own replicas from the DB that is about to close. */
+static enum kv_code
+detach_master_side(struct server *srv, struct kv_err *err)
+{
+    struct repl_ctl_state *rs = srv->repl;
+    if (rs->master_detached)
+        return KV_OK;
+    if (repl_master_detach_storage(rs->master, clock_mono_ms() + 5000) != KV_OK) {
+        repl_master_attach_storage(rs->master, srv->st);
+        return kv_err_set(err, KV_ERR_TIMEOUT, "a replica feeder of this node did not stop");
+    }
+    rs->master_detached = true;
+    return KV_OK;
+}
+
+static void
+attach_master_side(struct server *srv)
+{
+    struct repl_ctl_state *rs = srv->repl;
+    repl_master_attach_storage(rs->master, srv->st);
+    rs->master_detached = false;
+}
+
+/* Close the server's DB and serve from a stand-in while its directory changes. From here until
+ * put_back_db, commands allowed while loading (INFO, ROLE, CONFIG, CLIENT, ...) keep being
+ * answered against an empty stand-in database opened in <dir>/db.standin, instead of waiting
+ * for the swap or touching a closed handle; everything else gets -LOADING. Returns KV_OK with
+ * the server on the stand-in and the old DB closed. */
+static enum kv_code
+take_db_out(struct server *srv, struct kv_thread *self, struct kv_err *err)
+{
+    char standin_dir[4096];
+    path_join(standin_dir, sizeof standin_dir, srv->cfg->dir, "db.standin");
+    struct kv_err ignored;
+    checkpoint_remove_dir(standin_dir, &ignored);
+    struct storage *standin = NULL, *old = NULL;
+    enum kv_code rc = open_db(srv, self, standin_dir, &standin, err);
+    if (rc != KV_OK)
+        return rc;
+    if (!install_storage(srv, self, standin, &old)) {
+        storage_close(standin);
+        checkpoint_remove_dir(standin_dir, &ignored);
+        return kv_err_set(err, KV_ERR_STOPPED, "restore abandoned: replication stopping");
+    }
+    storage_cancel_background(old);
+    storage_close(old);
+    LOG_INFO("replication: database closed for the swap (stand-in %s serving)", standin_dir);
+    return KV_OK;
+}
+
+/* End take_db_out: make `st` the server's DB and drop the stand-in. */
+static void
+put_back_db(struct server *srv, struct storage *st)
+{
+    struct storage *standin = NULL;
+    install_storage(srv, NULL, st, &standin);
+    storage_close(standin);
+    char standin_dir[4096];
+    path_join(standin_dir, sizeof standin_dir, srv->cfg->dir, "db.standin");
+    struct kv_err ignored;
+    checkpoint_remove_dir(standin_dir, &ignored);
+}
+
+/* Open the DB in `db` again after a failed swap; a DB that cannot be opened where it was open a
+ * moment ago leaves nothing sensible to serve. */
+static struct storage *
+reopen_or_die(struct server *srv, const char *db)
+{
+    struct storage *st = NULL;
+    struct kv_err again;
+    kv_err_clear(&again);
+    if (open_db(srv, NULL, db, &st, &again) != KV_OK) {
+        LOG_FATAL("cannot reopen the database %s after a failed restore: %s", db, again.msg);
+        abort();
+    }
+    return st;
+}
+
+/* Take swap_mu, giving up when the thread is asked to stop (another thread's swap is bounded
+ * local work, but a stop must not wait for it). */
+static bool
+swap_lock(struct repl_ctl_state *rs, struct kv_thread *self)
+{
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&rs->swap_mu, &ts) == 0)
             return true;
         if (kv_thread_should_stop(self))
             return false;
     }
 }
 
+/* slave-empty-db-before-fullsync: the local data goes before the fetch (Kvrocks' pre-fullsync
+ * callback). The server stays loading until the restore ends or abort_fullsync. */
+static enum kv_code
+hook_empty_db(void *arg, struct kv_thread *self, struct kv_err *err)
+{
+    struct server *srv = arg;
+    struct repl_ctl_state *rs = srv->repl;
+    if (!swap_lock(rs, self))
+        return kv_err_set(err, KV_ERR_STOPPED, "replication stopping");
+    atomic_store(&srv->loading, true);
+    enum kv_code rc = detach_master_side(srv, err);
+    if (rc == KV_OK)
+        rc = take_db_out(srv, self, err);
+    if (rc != KV_OK) {
+        if (rs->master_detached)
+            attach_master_side(srv);
+        atomic_store(&srv->loading, false);
+        pthread_mutex_unlock(&rs->swap_mu);
+        return rc;
+    }
+    char db[4096];
+    struct kv_buf dbdir = KV_BUF_INIT;
+    config_db_dir(srv->cfg, &dbdir);
+    snprintf(db, sizeof db, "%s", dbdir.ptr);
+    kv_buf_deinit(&dbdir);
+    struct kv_err rmerr;
+    kv_err_clear(&rmerr);
+    if (checkpoint_remove_dir(db, &rmerr) != KV_OK)
+        LOG_ERROR("cannot remove %s before the full sync: %s", db, rmerr.msg);
+    struct storage *empty = reopen_or_die(srv, db);
+    repl_master_listen(rs->master, empty);
+    put_back_db(srv, empty);
+    rs->emptied_by = self;
+    pthread_mutex_unlock(&rs->swap_mu);
+    LOG_INFO("replication: local database emptied before the full sync");
+    return KV_OK;
+}
+
+static void
+hook_abort_fullsync(void *arg)
+{
+    struct server *srv = arg;
+    struct repl_ctl_state *rs = srv->repl;
+    pthread_mutex_lock(&rs->swap_mu);
+    /* Only the thread that emptied the DB ends its loading state: a successor may have
+     * emptied it again meanwhile. */
+    if (rs->emptied_by == kv_thread_current()) {
+        rs->emptied_by = NULL;
+        if (rs->master_detached)
+            attach_master_side(srv);
+        atomic_store(&srv->loading, false);
+    }
+    pthread_mutex_unlock(&rs->swap_mu);
+}
+
 /* The full-sync DB swap (DESIGN.md section 6): new commands get -LOADING, running ones drain,
- * the DB moves aside, the checkpoint moves into place and opens; on failure the old DB is put
- * back. */
+ * the DB closes and moves aside, the checkpoint moves into place and opens; on failure the old
+ * DB is put back. The exclusive lock is held only to change the storage pointer (take_db_out),
+ * so INFO shows loading:1 during the swap. */
 static enum kv_code
 hook_restore(void *arg, const char *sync_dir, struct kv_thread *self, struct kv_err *err)
 {
     struct server *srv = arg;
     struct repl_ctl_state *rs = srv->repl;
-    /* Replicas of this node cannot follow a DB swap: they will reconnect and full-sync. */
-    repl_master_stop_feeders(rs->master, clock_mono_ms() + 1000);
-    atomic_store(&srv->loading, true);
-    if (!lock_exclusive_or_stop(srv, self)) {
-        atomic_store(&srv->loading, false);
+    /* A thread asked to stop (a role change) must not replace the DB any more. Past
+     * take_db_out the swap is committed: bounded local work that runs to its end. */
+    if (kv_thread_should_stop(self) || !swap_lock(rs, self))
         return kv_err_set(err, KV_ERR_STOPPED, "restore abandoned: replication stopping");
+    atomic_store(&srv->loading, true);
+    /* Replicas of this node cannot follow a DB swap: they will reconnect and full-sync. */
+    enum kv_code rc = detach_master_side(srv, err);
+    if (rc == KV_OK)
+        rc = take_db_out(srv, self, err);
+    if (rc != KV_OK) {
+        if (rs->master_detached)
+            attach_master_side(srv);
+        rs->emptied_by = NULL;
+        atomic_store(&srv->loading, false);
+        pthread_mutex_unlock(&rs->swap_mu);
+        return rc;
     }
     char db[4096], old[4096];
     struct kv_buf dbdir = KV_BUF_INIT;
@@ -112,10 +316,8 @@ hook_restore(void *arg, const char *sync_dir, struct kv_thread *self, struct kv_
     snprintf(db, sizeof db, "%s", dbdir.ptr);
     kv_buf_deinit(&dbdir);
     path_join(old, sizeof old, srv->cfg->dir, "db.replaced");
-    checkpoint_remove_dir(old, err);
-    enum kv_code rc = KV_OK;
-    storage_close(srv->st);
-    srv->st = NULL;
+    struct kv_err ignored;
+    checkpoint_remove_dir(old, &ignored);
     struct storage *st = NULL;
     if (rename(db, old) != 0) {
         rc = kv_err_set(err, KV_ERR_IO, "rename %s: %s", db, strerror(errno));
@@ -123,27 +325,24 @@ hook_restore(void *arg, const char *sync_dir, struct kv_thread *self, struct kv_
         rc = kv_err_set(err, KV_ERR_IO, "rename %s: %s", sync_dir, strerror(errno));
         rename(old, db);
     } else {
-        rc = storage_open(srv->cfg, db, &st, err);
+        rc = open_db(srv, NULL, db, &st, err);
         if (rc != KV_OK) {
             LOG_ERROR("cannot open the fetched checkpoint: %s; restoring the previous DB",
                       err->msg);
-            struct kv_err ignored;
             checkpoint_remove_dir(db, &ignored);
             rename(old, db);
         }
     }
-    if (rc != KV_OK) {
-        struct kv_err again;
-        if (storage_open(srv->cfg, db, &st, &again) != KV_OK) {
-            LOG_FATAL("cannot reopen the previous database after a failed restore: %s", again.msg);
-            abort();
-        }
-    }
-    srv->st = st;
-    repl_master_set_storage(rs->master, st);
-    pthread_rwlock_unlock(&srv->lock);
+    if (rc != KV_OK)
+        st = reopen_or_die(srv, db);
+    /* Serve our own replicas from the new DB; its write listener goes in before any worker can
+     * write to it. */
+    repl_master_attach_storage(rs->master, st);
+    rs->master_detached = false;
+    put_back_db(srv, st);
+    rs->emptied_by = NULL;
     atomic_store(&srv->loading, false);
-    struct kv_err ignored;
+    pthread_mutex_unlock(&rs->swap_mu);
     checkpoint_remove_dir(old, &ignored);
     return rc;
 }
@@ -203,6 +402,8 @@ start_replica_locked(struct server *srv, const char *host, int port, struct kv_e
         .storage = hook_storage,
         .restore = hook_restore,
         .applied = hook_applied,
+        .empty_db = hook_empty_db,
+        .abort_fullsync = hook_abort_fullsync,
     };
     enum kv_code rc = repl_replica_start(&o, &hooks, &rs->replica, err);
     if (rc != KV_OK)
@@ -218,6 +419,7 @@ repl_ctl_init(struct server *srv, struct kv_err *err)
 {
     struct repl_ctl_state *rs = kv_calloc(1, sizeof *rs);
     pthread_mutex_init(&rs->mu, NULL);
+    pthread_mutex_init(&rs->swap_mu, NULL);
     srv->repl = rs;
     rs->master = repl_master_new(srv->st, srv->cfg, srv->cfg->dir);
     const struct config *cfg = srv->cfg;
@@ -230,22 +432,39 @@ repl_ctl_init(struct server *srv, struct kv_err *err)
     return KV_OK;
 }
 
-void
-repl_ctl_shutdown(struct server *srv, int64_t deadline_ms)
+enum kv_code
+repl_ctl_stop(struct server *srv, int64_t deadline_ms)
 {
     struct repl_ctl_state *rs = srv->repl;
     if (rs == NULL)
-        return;
+        return KV_OK;
     pthread_mutex_lock(&rs->mu);
+    rs->stopped = true;
     if (rs->replica != NULL)
         repl_replica_request_stop(rs->replica);
     stop_replica_locked(rs);
     int64_t left = deadline_ms - clock_mono_ms();
     join_stopping(rs, left > 0 ? left : 0);
+    bool replica_ended = rs->nstopping == 0;
     pthread_mutex_unlock(&rs->mu);
-    repl_master_free(rs->master, deadline_ms);
+    enum kv_code rc = repl_master_stop(rs->master, deadline_ms);
+    if (!replica_ended) {
+        LOG_WARN("the replication thread did not end before the shutdown deadline");
+        rc = KV_ERR_TIMEOUT;
+    }
+    return rc;
+}
+
+void
+repl_ctl_free(struct server *srv)
+{
+    struct repl_ctl_state *rs = srv->repl;
+    if (rs == NULL)
+        return;
     if (rs->nstopping > 0)
         return; /* threads still running: leave the state allocated */
+    repl_master_free(rs->master);
+    pthread_mutex_destroy(&rs->swap_mu);
     pthread_mutex_destroy(&rs->mu);
     kv_free(rs);
     srv->repl = NULL;
@@ -257,7 +476,9 @@ repl_ctl_set_master(struct server *srv, const char *host, int port, struct kv_er
     struct repl_ctl_state *rs = srv->repl;
     pthread_mutex_lock(&rs->mu);
     enum kv_code rc = KV_OK;
-    if (host == NULL) {
+    if (rs->stopped) {
+        rc = kv_err_set(err, KV_ERR, "the server is shutting down");
+    } else if (host == NULL) {
         if (rs->replica != NULL || atomic_load(&rs->is_replica)) {
             LOG_INFO("SLAVEOF NO ONE: stop replicating from %s:%d, become a master", rs->host,
                      rs->port);
@@ -281,7 +502,7 @@ repl_ctl_restart_link(struct server *srv)
 {
     struct repl_ctl_state *rs = srv->repl;
     pthread_mutex_lock(&rs->mu);
-    if (rs->replica != NULL) {
+    if (rs->replica != NULL && !rs->stopped) {
         char host[256];
         snprintf(host, sizeof host, "%s", rs->host);
         int port = rs->port;
@@ -291,6 +512,30 @@ repl_ctl_restart_link(struct server *srv)
             LOG_ERROR("cannot restart replication: %s", err.msg);
     }
     pthread_mutex_unlock(&rs->mu);
+}
+
+int
+repl_ctl_client_kill(struct server *srv, const struct client_filter *f)
+{
+    struct repl_ctl_state *rs = srv->repl;
+    if (rs == NULL || f->laddr != NULL)
+        return 0;
+    int killed = 0;
+    if (f->type == SERVER_CLIENT_MASTER && f->id == 0) {
+        char addr[300];
+        pthread_mutex_lock(&rs->mu);
+        snprintf(addr, sizeof addr, "%s:%d", rs->host, rs->port);
+        bool match = rs->replica != NULL && (f->addr == NULL || strcmp(f->addr, addr) == 0);
+        pthread_mutex_unlock(&rs->mu);
+        if (match) {
+            LOG_INFO("CLIENT KILL TYPE master: restarting the link to %s", addr);
+            repl_ctl_restart_link(srv);
+            killed++;
+        }
+    }
+    if (f->type == SERVER_CLIENT_ANY || f->type == SERVER_CLIENT_REPLICA)
+        killed += repl_master_kill_feeders(rs->master, f->id, f->addr);
+    return killed;
 }
 
 bool
@@ -354,6 +599,8 @@ repl_ctl_info(struct server *srv, struct kv_buf *out)
     struct repl_replica_info reps[64];
     size_t n = repl_master_replicas(rs->master, reps, 64);
     kv_buf_printf(out, "connected_slaves:%zu\r\n", n);
+    kv_buf_printf(out, "slow_replicas_dropped:%" PRIu64 "\r\n",
+                  repl_master_dropped_slow(rs->master));
     for (size_t i = 0; i < n; i++) {
         uint64_t lag = latest > reps[i].offset ? latest - reps[i].offset : 0;
         kv_buf_printf(out, "slave%zu:ip=%s,port=%d,offset=%" PRIu64 ",lag=%" PRIu64 "\r\n", i,

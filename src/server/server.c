@@ -171,7 +171,7 @@ server_stop_and_free(struct server *srv, int64_t deadline_ms)
     }
     /* Replication threads never wait on workers; stop them first (bounded by their own
      * polling of stop fds), so no feeder reads the DB after it closes. */
-    repl_ctl_shutdown(srv, deadline_ms);
+    bool repl_stopped = repl_ctl_stop(srv, deadline_ms) == KV_OK;
     for (int i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i] == NULL)
             continue;
@@ -184,8 +184,10 @@ server_stop_and_free(struct server *srv, int64_t deadline_ms)
         LOG_WARN("the keyspace scan thread did not stop before the shutdown deadline");
         all_stopped = false;
     }
-    if (srv->repl != NULL)
+    if (!repl_stopped)
         all_stopped = false; /* a replication thread outlived the deadline */
+    else if (all_stopped)
+        repl_ctl_free(srv); /* workers are gone: nothing reads srv->repl any more */
     if (!all_stopped) {
         /* A worker stuck in a command still uses the DB: leave everything allocated and let
          * the process exit; RocksDB's WAL already holds every acknowledged write. */
@@ -277,7 +279,7 @@ server_client_list(struct server *srv, uint64_t only_id, struct kv_buf *out)
 int
 server_client_kill(struct server *srv, const struct client_filter *f)
 {
-    int killed = 0;
+    int killed = repl_ctl_client_kill(srv, f);
     for (int i = 0; i < srv->nworkers; i++) {
         struct worker *w = srv->workers[i];
         pthread_mutex_lock(&w->conns_lock);

@@ -162,6 +162,14 @@ db_delete(struct db *db, const struct kv_slice *keys, size_t n, int64_t *deleted
     return rc;
 }
 
+const char *
+db_type_reply_name(enum meta_type t)
+{
+    if (t == META_BITMAP || t == META_HLL)
+        return meta_type_name(META_STRING);
+    return meta_type_name(t);
+}
+
 enum kv_code
 db_type(struct db *db, struct kv_slice key, enum meta_type *type, struct kv_err *err)
 {
@@ -353,7 +361,8 @@ db_scan(struct db *db, const struct kv_slice *after, struct kv_slice pattern, en
         struct meta m;
         if (meta_decode(storage_iter_value(it), &m) != KV_OK || !meta_is_live(&m, now))
             continue;
-        if (type != META_NONE && m.type != type)
+        if (type != META_NONE && m.type != type &&
+            strcmp(db_type_reply_name(m.type), db_type_reply_name(type)) != 0)
             continue;
         if (need_glob && !glob_match(pattern.ptr, pattern.len, uk.ptr, uk.len, false))
             continue;

@@ -99,6 +99,12 @@ enum kv_code db_delete(struct db *db, const struct kv_slice *keys, size_t n, int
 /* TYPE: META_NONE when absent. */
 enum kv_code db_type(struct db *db, struct kv_slice key, enum meta_type *type, struct kv_err *err);
 
+/* The name TYPE replies and SCAN ... TYPE matches for a stored type. It is meta_type_name except
+ * that bitmap and hyperloglog keys answer "string": in Redis both are strings (clients such as
+ * redis-py, and tools that dump or migrate by type, expect only Redis's names), and GET, STRLEN
+ * and GETRANGE read a bitmap key as its string. Kvrocks prints "bitmap" and "hyperloglog" here. */
+const char *db_type_reply_name(enum meta_type t);
+
 #define DB_EXPIRE_NX 1 /* only when the key has no expiry */
 #define DB_EXPIRE_XX 2 /* only when the key has an expiry */
 #define DB_EXPIRE_GT 4 /* only when the new expiry is greater (no expiry = infinite) */
@@ -117,7 +123,9 @@ enum kv_code db_persist(struct db *db, struct kv_slice key, bool *changed, struc
 enum kv_code db_expire_at(struct db *db, struct kv_slice key, int64_t *at_ms, struct kv_err *err);
 
 /* Visit live keys in key order, matching the glob `pattern` (ptr NULL or "*" = all, the empty
- * pattern matches only the empty key) and of type `type` (META_NONE = any).
+ * pattern matches only the empty key) and of type `type` (META_NONE = any; otherwise every key
+ * whose db_type_reply_name equals that of `type`, so META_STRING also selects bitmaps and
+ * hyperloglogs).
  *   after  (in) NULL: from the start; else strictly after this position, as returned in `last`
  *          by an earlier call on the same db (the user key, or in cluster mode the whole record
  *          key; the empty user key is a valid position).

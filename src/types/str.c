@@ -10,6 +10,7 @@
 #include "common/strconv.h"
 #include "storage/meta.h"
 #include "storage/storage.h"
+#include "types/bitmap.h"
 
 /* Bytes before the value in a 64-bit string record: [flags u8][expire_ms u64]. */
 #define STR_HDR 9
@@ -118,17 +119,28 @@ read_string(struct db *db, struct kv_slice key, struct meta *m, struct kv_buf *r
     return db_get_meta(db, key, META_STRING, m, raw, err);
 }
 
-/* The string form of a live key of another type, for GET. Bitmap keys have one in Kvrocks (their
- * bytes, up to max-bitmap-to-string-mb); the bitmap type answers here when it exists. Every other
- * type is WRONGTYPE. */
+/* The string form of bytes [start..end] (str_range rules; the whole value when `whole`) of a
+ * bitmap key, read from a consistent view, into out. The view also accepts a string key, in case
+ * the key was overwritten since the caller looked. */
 static enum kv_code
-string_form_of_other_type(const struct meta *m, struct kv_err *err)
+bitmap_string_form(struct db *db, struct kv_slice key, bool whole, int64_t start, int64_t end,
+                   struct kv_buf *out, struct kv_err *err)
 {
-    switch (m->type) {
-    case META_BITMAP:
-    default:
-        return kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+    struct bitmap_view v;
+    enum kv_code rc = bitmap_view_open(db, key, &v, err);
+    if (rc == KV_OK) {
+        size_t off = 0, n = (size_t)v.len;
+        if (!whole)
+            str_range((size_t)v.len, start, end, &off, &n);
+        if (n > STR_BITMAP_MAX_STRING_BYTES)
+            rc = kv_err_set(err, KV_ERR,
+                            "The size of the bitmap string exceeds the configuration item "
+                            "max-bitmap-to-string-mb");
+        else
+            rc = bitmap_view_read(&v, off, n, out, err);
     }
+    bitmap_view_close(&v);
+    return rc;
 }
 
 /* --- reads --- */
@@ -141,8 +153,14 @@ str_get(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice 
     enum kv_code rc = db_get_meta(db, key, META_NONE, &m, raw, err);
     if (rc != KV_OK)
         return rc;
+    if (m.type == META_BITMAP) {
+        rc = bitmap_string_form(db, key, true, 0, 0, raw, err);
+        if (rc == KV_OK)
+            *value = kv_buf_slice(raw);
+        return rc;
+    }
     if (m.type != META_STRING)
-        return string_form_of_other_type(&m, err);
+        return kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
     *value = m.payload;
     return KV_OK;
 }
@@ -155,6 +173,49 @@ str_get_string(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv
     enum kv_code rc = read_string(db, key, &m, raw, err);
     if (rc == KV_OK)
         *value = m.payload;
+    return rc;
+}
+
+enum kv_code
+str_strlen(struct db *db, struct kv_slice key, int64_t *len, struct kv_err *err)
+{
+    struct kv_buf raw = KV_BUF_INIT;
+    struct meta m;
+    *len = 0;
+    enum kv_code rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
+    if (rc == KV_OK) {
+        if (m.type == META_STRING)
+            *len = (int64_t)m.payload.len;
+        else if (m.type == META_BITMAP)
+            *len = (int64_t)m.size;
+        else
+            rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+    }
+    kv_buf_deinit(&raw);
+    return rc;
+}
+
+enum kv_code
+str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end, struct kv_buf *out,
+             struct kv_err *err)
+{
+    struct kv_buf raw = KV_BUF_INIT;
+    struct meta m;
+    kv_buf_clear(out);
+    enum kv_code rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
+    if (rc == KV_OK) {
+        if (m.type == META_STRING) {
+            size_t off = 0, n = 0;
+            str_range(m.payload.len, start, end, &off, &n);
+            if (n > 0)
+                kv_buf_set(out, m.payload.ptr + off, n);
+        } else if (m.type == META_BITMAP) {
+            rc = bitmap_string_form(db, key, false, start, end, out, err);
+        } else {
+            rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+        }
+    }
+    kv_buf_deinit(&raw);
     return rc;
 }
 

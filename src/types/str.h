@@ -43,17 +43,34 @@ extern "C" {
 
 /* --- reads --- */
 
+/* The most bytes GET and GETRANGE return from a bitmap key: Kvrocks's default
+ * max-bitmap-to-string-mb (16 MiB; the option itself is not implemented). A longer answer is the
+ * error KV_ERR "The size of the bitmap string exceeds the configuration item
+ * max-bitmap-to-string-mb", as in Kvrocks. */
+#define STR_BITMAP_MAX_STRING_BYTES (UINT64_C(16) << 20)
+
 /* GET: the value of a string key. *value borrows from `raw` (owned by the caller, reused across
  * calls), valid until raw changes. KV_OK, KV_NOTFOUND, KV_ERR_WRONGTYPE.
- * This is the one read through which keys of other types may later be readable by GET: a bitmap
- * key (META_BITMAP) is answered with its string form once the bitmap type provides one (Kvrocks's
- * GET does so up to max-bitmap-to-string-mb); today it is KV_ERR_WRONGTYPE like any other type. */
+ * A bitmap key (META_BITMAP) is answered with its string form (its bytes in Redis bit order, see
+ * types/bitmap.h), as Kvrocks's GET does, up to STR_BITMAP_MAX_STRING_BYTES (KV_ERR beyond). Keys
+ * of other types are KV_ERR_WRONGTYPE. */
 enum kv_code str_get(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice *value,
                      struct kv_err *err);
 
-/* As str_get, for strings only (GETRANGE, STRLEN, ...). */
+/* As str_get, for strings only. */
 enum kv_code str_get_string(struct db *db, struct kv_slice key, struct kv_buf *raw,
                             struct kv_slice *value, struct kv_err *err);
+
+/* STRLEN: the length of a string key, or of a bitmap key's string form (its size; nothing is
+ * read but the metadata). KV_OK, KV_NOTFOUND (*len 0), KV_ERR_WRONGTYPE. */
+enum kv_code str_strlen(struct db *db, struct kv_slice key, int64_t *len, struct kv_err *err);
+
+/* GETRANGE: the bytes start..end (str_range rules) of a string key, or of a bitmap key's string
+ * form (only the segments in the range are read), copied into `out` (cleared first). KV_OK,
+ * KV_NOTFOUND (out empty), KV_ERR_WRONGTYPE, KV_ERR for a bitmap range longer than
+ * STR_BITMAP_MAX_STRING_BYTES. */
+enum kv_code str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end,
+                          struct kv_buf *out, struct kv_err *err);
 
 /* Read n keys from one consistent view (a snapshot unless db->snap is set). raws[i] (caller
  * initialised, n of them) receive the records. types[i] is META_NONE for an absent key,
