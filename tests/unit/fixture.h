@@ -7,6 +7,7 @@
 #define KV_TESTS_UNIT_FIXTURE_H
 
 #include <stdlib.h>
+#include <string.h>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -86,6 +87,12 @@ class StorageTest : public ::testing::Test {
     static struct kv_slice
     S(const std::string &s) {
         return kv_slice_make(s.data(), s.size());
+    }
+    /* A literal's slice outlives the statement (S("k") with the std::string overload would
+     * point into a temporary). */
+    static struct kv_slice
+    S(const char *s) {
+        return kv_slice_make(s, strlen(s));
     }
 
     std::string dir_;
