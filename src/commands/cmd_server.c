@@ -775,8 +775,9 @@ cmd_client_unblock(struct cmd_ctx *ctx)
 {
     if (ctx->argc > 4)
         return args_error(ctx, KV_ERR,
-                          "unknown subcommand or wrong number of arguments for 'unblock'. Try "
-                          "CLIENT HELP.");
+                          "unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                          "CLIENT HELP.",
+                          (int)(ctx->argv[1].len < 128 ? ctx->argv[1].len : 128), ctx->argv[1].ptr);
     int64_t id;
     enum kv_code rc = args_int64(ctx, 2, &id);
     if (rc != KV_OK)

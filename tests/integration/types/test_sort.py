@@ -12,9 +12,8 @@ their order unspecified; the script avoids them).
 """
 import random
 
-import redis
-
 import pytest
+import redis
 
 from helpers.diff import Cmd, assert_same_replies
 from helpers.wait import wait_until
