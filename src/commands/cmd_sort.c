@@ -85,12 +85,11 @@ parse_sort_opts(struct cmd_ctx *ctx, bool readonly, struct sort_opts *o, struct 
         } else if (args_is(ctx, j, "by") && left >= 1) {
             o->has_by = true;
             o->by = ctx->argv[++j];
+            /* As Redis, a later BY with '*' does not undo an earlier one without. */
             if (memchr(o->by.ptr, '*', o->by.len) == NULL)
                 o->dontsort = true;
             else if (ctx->db->cluster)
                 return args_error(ctx, KV_ERR, "%s", ERR_SORT_BY_CLUSTER);
-            else
-                o->dontsort = false;
         } else if (args_is(ctx, j, "get") && left >= 1) {
             if (ctx->db->cluster)
                 return args_error(ctx, KV_ERR, "%s", ERR_SORT_GET_CLUSTER);
@@ -100,6 +99,15 @@ parse_sort_opts(struct cmd_ctx *ctx, bool readonly, struct sort_opts *o, struct 
         }
     }
     return KV_OK;
+}
+
+/* A subkey_fn appending each set member to the list_values `arg`. */
+static bool
+collect_member(void *arg, struct kv_slice member, struct kv_slice value)
+{
+    (void)value;
+    list_values_append(arg, member);
+    return true;
 }
 
 /* Load the elements of the list, set or sorted set `key` into out in its own order (a list's,
@@ -122,18 +130,12 @@ load_elements(struct cmd_ctx *ctx, struct kv_slice key, enum meta_type *type,
     if (m.type == META_LIST)
         return list_range(ctx->db, key, 0, -1, out, ctx->err);
     if (m.type == META_SET) {
-        struct subkey_list l = SUBKEY_LIST_INIT;
         struct kv_buf last = KV_BUF_INIT;
         bool done = false;
-        rc = set_scan(ctx->db, key, NULL, kv_slice_make(NULL, 0), 0, subkey_list_collect, &l, &last,
+        rc = set_scan(ctx->db, key, NULL, kv_slice_make(NULL, 0), 0, collect_member, out, &last,
                       &done, ctx->err);
-        if (rc == KV_NOTFOUND)
-            rc = KV_OK;
-        for (size_t i = 0; rc == KV_OK && i < l.n; i++)
-            list_values_append(out, subkey_list_sub(&l, i));
         kv_buf_deinit(&last);
-        subkey_list_deinit(&l);
-        return rc;
+        return rc == KV_NOTFOUND ? KV_OK : rc;
     }
     if (m.type == META_ZSET) {
         struct zset_range_spec spec;

@@ -561,3 +561,25 @@ def test_timeout_errors_match_redis(srv, redis_ref):
     script.append(["CLIENT", "unBlock", "1", "error", "x"])
     script.append(["CLIENT", "UNBLOCK", "999999"])
     assert_same_replies(srv.client(), redis_ref.client(), script)
+
+
+@pytest.mark.parametrize("how", ["rename", "copy", "sort_store"])
+def test_keyspace_writes_serve_waiters(srv, how):
+    """RENAME, COPY and SORT ... STORE creating the awaited list serve its first waiter, as
+    Redis 7.0 does (they report the destination as touched)."""
+    c = srv.client()
+    c.rpush("src", "b", "a")
+    w = block(srv, "BLPOP", "dst", "0")
+    if how == "rename":
+        assert c.rename("src", "dst") is True
+        want = b"b"
+    elif how == "copy":
+        assert c.copy("src", "dst") is True
+        want = b"b"
+    else:
+        assert c.execute_command("SORT", "src", "ALPHA", "STORE", "dst") == 2
+        want = b"a"
+    assert w.read() == [b"dst", want]
+    wait_blocked(srv, 0)
+    assert c.llen("dst") == 1
+    w.close()

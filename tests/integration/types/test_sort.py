@@ -151,6 +151,10 @@ FIXED = SETUP + [
     ["SORT"],
     ["SORT_RO"],
     ["SORT", "nums", "ALPHA", "DESC", "ASC"],
+    ["SORT", "nums", "BY", "nosort", "BY", "w_*"],
+    ["SORT", "nums", "BY", "w_*", "BY", "nosort"],
+    ["SORT", "s", "BY", "nosort", "BY", "w_*", "STORE", "dst5"],
+    ["LRANGE", "dst5", "0", "-1"],
 ]
 
 
