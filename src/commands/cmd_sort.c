@@ -207,7 +207,7 @@ parse_weight(struct kv_slice s, double *out)
     return ok;
 }
 
-/* Compute the weights of items[0..n) (BY lookups into `weights`). KV_ERR_INVALID with
+/* Compute the weights of items[0..n) (BY lookups into `weights`). KV_ERR with
  * ERR_SORT_SCORES when a numeric weight does not parse. */
 static enum kv_code
 compute_weights(struct cmd_ctx *ctx, const struct sort_opts *o, struct sort_item *items, size_t n,
