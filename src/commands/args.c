@@ -73,14 +73,16 @@ enum kv_code
 args_timeout_ms(struct cmd_ctx *ctx, int i, int64_t *out_ms)
 {
     long double v;
-    if (strconv_to_long_double(ctx->argv[i].ptr, ctx->argv[i].len, &v) != KV_OK || isinf(v))
+    if (strconv_to_long_double(ctx->argv[i].ptr, ctx->argv[i].len, &v) != KV_OK)
         return args_error(ctx, KV_ERR_INVALID, "%s", ERR_TIMEOUT_NOT_FLOAT);
-    if (v < 0)
+    /* Redis 7.0 takes ceill(seconds * 1000) as a long long: a value in (-0.001, 0] rounds to 0
+     * (forever), and one beyond the long long range (infinities included) converts to LLONG_MIN
+     * on the platforms we run on, so it reads as negative. */
+    long double ms = ceill(v * 1000.0L);
+    if (ms < 0 || ms >= 9223372036854775808.0L)
         return args_error(ctx, KV_ERR_INVALID, "%s", ERR_TIMEOUT_NEGATIVE);
-    long double ms = v * 1000.0L;
-    if (ms > (long double)INT64_MAX / 2)
-        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_TIMEOUT_NOT_FLOAT);
-    *out_ms = (int64_t)ceill(ms);
+    /* Longer than any deadline the monotonic clock can hold: the same as forever. */
+    *out_ms = ms > (long double)(INT64_MAX / 4) ? 0 : (int64_t)ms;
     return KV_OK;
 }
 

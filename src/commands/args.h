@@ -28,8 +28,11 @@ enum kv_code args_int64_range(struct cmd_ctx *ctx, int i, int64_t min, int64_t m
 /* ERR value is not a valid float */
 enum kv_code args_double(struct cmd_ctx *ctx, int i, double *out);
 enum kv_code args_long_double(struct cmd_ctx *ctx, int i, long double *out);
-/* A blocking timeout in seconds with decimals (BLPOP ...): ERR timeout is not a float or out of
- * range / ERR timeout is negative. Result in ms, 0 = forever. */
+/* A blocking timeout in seconds with decimals (BLPOP ...), converted as Redis 7.0 does:
+ * ceil(seconds * 1000) ms, so -0.0005 is 0 and 0.0001 is 1 ms. ERR timeout is not a float or out
+ * of range (not a number, NaN, blanks); ERR timeout is negative (below 0 after rounding, or beyond
+ * the 64-bit range, infinities included, which Redis's conversion turns negative). Result in ms,
+ * 0 = forever (also for timeouts too long for a deadline). */
 enum kv_code args_timeout_ms(struct cmd_ctx *ctx, int i, int64_t *out_ms);
 
 /* Case-insensitive comparison of argv[i] with an option name. */

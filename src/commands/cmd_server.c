@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/strconv.h"
+#include "server/blocking.h"
 #include "server/conn.h"
 #include "server/server.h"
 #include "server/watch.h"
@@ -766,6 +767,33 @@ cmd_client_kill(struct cmd_ctx *ctx)
     return KV_OK;
 }
 
+/* CLIENT UNBLOCK id [TIMEOUT|ERROR] -> integer: 1 when the client was blocked (it then gets the
+ * timeout reply of its command, or with ERROR "-UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+ * 0 otherwise (no such client, not blocked). */
+static enum kv_code
+cmd_client_unblock(struct cmd_ctx *ctx)
+{
+    if (ctx->argc > 4)
+        return args_error(ctx, KV_ERR,
+                          "unknown subcommand or wrong number of arguments for '%.*s'. Try "
+                          "CLIENT HELP.",
+                          (int)(ctx->argv[1].len < 128 ? ctx->argv[1].len : 128), ctx->argv[1].ptr);
+    int64_t id;
+    enum kv_code rc = args_int64(ctx, 2, &id);
+    if (rc != KV_OK)
+        return rc;
+    enum blocking_unblock_how how = BLOCKING_UNBLOCK_TIMEOUT;
+    if (ctx->argc == 4) {
+        if (args_is(ctx, 3, "error"))
+            how = BLOCKING_UNBLOCK_ERROR;
+        else if (!args_is(ctx, 3, "timeout"))
+            return args_error(ctx, KV_ERR, "CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
+    bool found = id > 0 && blocking_unblock(ctx->srv, (uint64_t)id, how);
+    resp_write_int(ctx->out, found ? 1 : 0);
+    return KV_OK;
+}
+
 static enum kv_code
 cmd_client_help(struct cmd_ctx *ctx)
 {
@@ -796,6 +824,8 @@ cmd_client_help(struct cmd_ctx *ctx)
         "      Return clients of specified type.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         NULL,
     };
     write_help(ctx->out, "CLIENT", lines);
@@ -806,10 +836,10 @@ static const struct subcommand client_subcommands[] = {
     {"id", cmd_client_id, 2},           {"info", cmd_client_info, 2},
     {"list", cmd_client_list, -2},      {"setname", cmd_client_setname, 3},
     {"getname", cmd_client_getname, 2}, {"kill", cmd_client_kill, -3},
-    {"help", cmd_client_help, 2},
+    {"help", cmd_client_help, 2},       {"unblock", cmd_client_unblock, -3},
 };
 
-/* CLIENT ID|INFO|LIST|SETNAME|GETNAME|KILL|HELP ... */
+/* CLIENT ID|INFO|LIST|SETNAME|GETNAME|KILL|UNBLOCK|HELP ... */
 static enum kv_code
 cmd_client(struct cmd_ctx *ctx)
 {

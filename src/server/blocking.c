@@ -450,6 +450,9 @@ unblock_task(void *arg, enum blocking_unblock_how how)
         resp_write_error(&c->rout, "UNBLOCKED force unblock from blocking operation, instance "
                                    "state changed (master -> replica?)");
         atomic_fetch_add_explicit(&c->srv->stats.error_replies, 1, memory_order_relaxed);
+        /* As Redis 7.0: the client is closed after this reply (its pipelined input is not
+         * run), since what it was waiting for will now only come from a master. */
+        conn_close_after_reply(c);
         break;
     }
     unblock_and_continue(c);

@@ -89,7 +89,8 @@ enum blocking_unblock_how {
     BLOCKING_UNBLOCK_TIMEOUT, /* as if the timeout passed (CLIENT UNBLOCK id [TIMEOUT]) */
     BLOCKING_UNBLOCK_ERROR,   /* -UNBLOCKED client unblocked via CLIENT UNBLOCK */
     BLOCKING_UNBLOCK_ROLE,    /* -UNBLOCKED force unblock from blocking operation, instance state
-                                 changed (master -> replica?) */
+                                 changed (master -> replica?), then the connection is closed
+                                 (Redis 7.0) */
 };
 
 /* Unblock the client with this id, on its worker, as `how` says. Returns whether it was blocked

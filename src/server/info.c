@@ -17,6 +17,7 @@
 #include "common/clock.h"
 #include "common/mem.h"
 #include "repl/repl_master.h"
+#include "server/blocking.h"
 #include "server/conn.h"
 #include "server/pubsub.h"
 #include "server/repl_ctl.h"
@@ -134,7 +135,7 @@ section_clients(struct server *srv, struct kv_buf *out)
     kv_buf_printf(out, "maxclients:%d\r\n", srv->cfg->maxclients);
     kv_buf_printf(out, "connected_clients:%d\r\n", atomic_load(&srv->connected_clients));
     kv_buf_printf(out, "monitor_clients:%d\r\n", server_count_clients_with(srv, CONN_F_MONITOR));
-    kv_buf_printf(out, "blocked_clients:%d\r\n", server_count_clients_with(srv, CONN_F_BLOCKED));
+    kv_buf_printf(out, "blocked_clients:%d\r\n", blocking_count(srv));
 }
 
 static void

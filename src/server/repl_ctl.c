@@ -17,6 +17,7 @@
 #include "repl/repl_master.h"
 #include "repl/repl_replica.h"
 #include "resp/resp_write.h"
+#include "server/blocking.h"
 #include "server/pubsub.h"
 #include "server/server.h"
 #include "storage/checkpoint.h"
@@ -492,6 +493,10 @@ repl_ctl_set_master(struct server *srv, const char *host, int port, struct kv_er
     } else {
         stop_replica_locked(rs);
         rc = start_replica_locked(srv, host, port, err);
+        /* As Redis: clients blocked while this was a master get an -UNBLOCKED error (a replica
+         * only changes through its master's stream, so they could wait forever). */
+        if (rc == KV_OK)
+            blocking_unblock_all(srv, BLOCKING_UNBLOCK_ROLE);
     }
     pthread_mutex_unlock(&rs->mu);
     return rc;

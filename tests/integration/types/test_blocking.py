@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from helpers.diff import assert_same_replies
 from helpers.wait import wait_until, wait_for_value
 from raw_resp import RawConn, cmd
 
@@ -413,3 +414,172 @@ def test_producers_and_consumers_deliver_each_element_once(srv):
     c = srv.client()
     assert c.exists("work", "aux") == 0
     wait_blocked(srv, 0)
+
+
+# --------------------------------------------------------------------------------------
+# Observability and control: INFO blocked_clients, CLIENT UNBLOCK, SLAVEOF, timeout parsing
+
+
+def test_info_blocked_clients_follows_waiters(srv):
+    c = srv.client()
+    assert blocked(srv) == 0
+    a = block(srv, "BLPOP", "ia", "0")
+    b = block(srv, "BZPOPMIN", "iz", "0")
+    t = block(srv, "BRPOP", "ib", "0.5")
+    assert blocked(srv) == 3
+    c.rpush("ia", "x")
+    assert a.read() == [b"ia", b"x"]
+    wait_blocked(srv, 2)
+    b.close()
+    wait_blocked(srv, 1)
+    assert t.read_raw(timeout=5) == b"*-1\r\n"
+    wait_blocked(srv, 0)
+    a.close()
+    t.close()
+
+
+def test_client_unblock_timeout_and_error(srv):
+    c = srv.client()
+    w = RawConn(srv.port)
+    wid = w.call("CLIENT", "ID")
+    # Not blocked (yet), or no such client: 0.
+    assert c.execute_command("CLIENT", "UNBLOCK", wid) == 0
+    assert c.execute_command("CLIENT", "UNBLOCK", 987654321) == 0
+    assert c.execute_command("CLIENT", "UNBLOCK", -3) == 0
+    # TIMEOUT (the default): the timeout reply of the command, then the pipeline goes on.
+    w.send(cmd("BLPOP", "uq", "0") + cmd("PING"))
+    wait_blocked(srv, 1)
+    assert c.execute_command("CLIENT", "UNBLOCK", wid) == 1
+    assert w.read_raw(timeout=5) == b"*-1\r\n"
+    assert w.read() == "PONG"
+    wait_blocked(srv, 0)
+    w.send(cmd("BLMOVE", "uq", "d", "LEFT", "LEFT", "0"))
+    wait_blocked(srv, 1)
+    assert c.execute_command("CLIENT", "UNBLOCK", wid, "timeout") == 1
+    assert w.read_raw(timeout=5) == b"*-1\r\n"
+    # ERROR: an -UNBLOCKED error.
+    w.send(cmd("BZPOPMAX", "uz", "0"))
+    wait_blocked(srv, 1)
+    assert c.execute_command("CLIENT", "UNBLOCK", wid, "ERROR") == 1
+    assert w.read_raw(timeout=5) == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    wait_blocked(srv, 0)
+    # The unblocked client left the key's queue: a later push stays in the list.
+    assert c.rpush("uq", "v") == 1
+    assert c.lrange("uq", 0, -1) == [b"v"]
+    # Unblocking twice: the second finds nothing.
+    assert c.execute_command("CLIENT", "UNBLOCK", wid) == 0
+    assert w.call("PING") == "PONG"
+    w.close()
+
+
+def test_client_unblock_argument_errors(srv):
+    with RawConn(srv.port) as c:
+        assert c.call("CLIENT", "UNBLOCK", "abc") == "ERR value is not an integer or out of range"
+        assert c.call("CLIENT", "UNBLOCK", "1", "foo") == \
+            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+        assert c.call("CLIENT", "UNBLOCK", "1", "timeout", "x") == \
+            "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP."
+        assert c.call("CLIENT", "UNBLOCK") == \
+            "ERR wrong number of arguments for 'client|unblock' command"
+
+
+def test_becoming_a_replica_unblocks_with_an_error_and_closes(srv, server_factory):
+    master = server_factory()
+    waiters = [block(srv, "BLPOP", "rq", "0"), block(srv, "BZPOPMIN", "rz", "0"),
+               block(srv, "BLMOVE", "rq2", "d", "LEFT", "RIGHT", "100")]
+    # A pipelined command behind a waiter is not run: the connection closes after the error.
+    waiters[0].send(cmd("RPUSH", "after", "x"))
+    c = srv.client()
+    assert c.execute_command("SLAVEOF", "127.0.0.1", master.port) is True
+    for w in waiters:
+        assert w.read_raw(timeout=5) == (
+            b"-UNBLOCKED force unblock from blocking operation, instance state changed "
+            b"(master -> replica?)\r\n")
+        assert w.read_until_closed(timeout=5) == b""
+        w.close()
+    wait_blocked(srv, 0)
+    assert c.execute_command("SLAVEOF", "NO", "ONE") is True
+    assert c.exists("after") == 0
+
+
+@pytest.mark.parametrize("value,error", [
+    ("-1", "ERR timeout is negative"),
+    ("-0.002", "ERR timeout is negative"),
+    ("-inf", "ERR timeout is negative"),
+    ("inf", "ERR timeout is negative"),
+    ("1e20", "ERR timeout is negative"),
+    ("9223372036854776", "ERR timeout is negative"),
+    ("abc", "ERR timeout is not a float or out of range"),
+    ("nan", "ERR timeout is not a float or out of range"),
+    ("", "ERR timeout is not a float or out of range"),
+    (" 1", "ERR timeout is not a float or out of range"),
+    ("1 ", "ERR timeout is not a float or out of range"),
+    ("1e3x", "ERR timeout is not a float or out of range"),
+])
+def test_invalid_timeouts(srv, value, error):
+    with RawConn(srv.port) as c:
+        for args in (["BLPOP", "tq", value], ["BRPOP", "tq", value],
+                     ["BLMOVE", "tq", "d", "LEFT", "LEFT", value], ["BRPOPLPUSH", "tq", "d", value],
+                     ["BLMPOP", value, "1", "tq", "LEFT"], ["BZPOPMIN", "tz", value],
+                     ["BZMPOP", value, "1", "tz", "MIN"]):
+            assert c.call(*args) == error, args
+    assert blocked(srv) == 0
+
+
+def test_timeout_rounding(srv):
+    """Redis 7.0 takes ceil(seconds * 1000) ms: a tiny positive timeout is 1 ms (it times out),
+    a tiny negative one rounds to 0 (forever)."""
+    c = srv.client()
+    with RawConn(srv.port) as w:
+        for value in ("0.0001", "1e-300", "+0.001"):
+            w.send(cmd("BLPOP", "rt", value))
+            assert w.read_raw(timeout=5) == b"*-1\r\n", value
+        wid = w.call("CLIENT", "ID")
+        for value in ("-0.0009", "-0", "0.0", "0x0"):
+            w.send(cmd("BLPOP", "rt", value))
+            wait_blocked(srv, 1)
+            assert c.rpush("rt", value) == 1
+            assert w.read() == [b"rt", value.encode()], value
+        # A timeout too long for any deadline blocks like 0.
+        w.send(cmd("BZPOPMIN", "rz", "9223372036854775"))
+        wait_blocked(srv, 1)
+        assert c.execute_command("CLIENT", "UNBLOCK", wid) == 1
+        assert w.read_raw(timeout=5) == b"*-1\r\n"
+    wait_blocked(srv, 0)
+
+
+@pytest.mark.needs_redis
+def test_timeout_errors_match_redis(srv, redis_ref):
+    script = []
+    for value in ("-1", "-0.002", "-inf", "inf", "1e20", "9223372036854776", "abc", "nan", "",
+                  " 1", "1e3x", "0.0001", "1e-300"):
+        script.append(["BLPOP", "dq", value])
+        script.append(["BZPOPMAX", "dz", value])
+    script.append(["CLIENT", "UNBLOCK", "abc"])
+    script.append(["CLIENT", "UNBLOCK", "1", "bad"])
+    script.append(["CLIENT", "UNBLOCK", "1", "error", "x"])
+    script.append(["CLIENT", "unBlock", "1", "error", "x"])
+    script.append(["CLIENT", "UNBLOCK", "999999"])
+    assert_same_replies(srv.client(), redis_ref.client(), script)
+
+
+@pytest.mark.parametrize("how", ["rename", "copy", "sort_store"])
+def test_keyspace_writes_serve_waiters(srv, how):
+    """RENAME, COPY and SORT ... STORE creating the awaited list serve its first waiter, as
+    Redis 7.0 does (they report the destination as touched)."""
+    c = srv.client()
+    c.rpush("src", "b", "a")
+    w = block(srv, "BLPOP", "dst", "0")
+    if how == "rename":
+        assert c.rename("src", "dst") is True
+        want = b"b"
+    elif how == "copy":
+        assert c.copy("src", "dst") is True
+        want = b"b"
+    else:
+        assert c.execute_command("SORT", "src", "ALPHA", "STORE", "dst") == 2
+        want = b"a"
+    assert w.read() == [b"dst", want]
+    wait_blocked(srv, 0)
+    assert c.llen("dst") == 1
+    w.close()
