@@ -39,11 +39,11 @@ struct storage_snapshot {
 };
 
 struct storage_iter {
-    rocksdb_iterator_t *it;    /* owned */
-    rocksdb_readoptions_t *ro; /* owned; points into lower/upper */
-    struct kv_buf lower;       /* owned copy of the bound */
-    struct kv_buf upper;       /* owned copy of the bound */
-    uint64_t moves;            /* seeks and steps so far, added to *keys_read when freed */
+    rocksdb_iterator_t *it;          /* owned */
+    rocksdb_readoptions_t *ro;       /* owned; points into lower/upper */
+    struct kv_buf lower;             /* owned copy of the bound */
+    struct kv_buf upper;             /* owned copy of the bound */
+    uint64_t moves;                  /* seeks and steps so far, added to *keys_read when freed */
     atomic_uint_fast64_t *keys_read; /* borrowed: the storage's counter for this iterator's CF */
 };
 
@@ -841,8 +841,8 @@ enum kv_code
 storage_compact_all(struct storage *st, struct kv_err *err)
 {
     for (int i = 0; i < KV_CF_COUNT; i++) {
-        enum kv_code rc =
-            storage_compact(st, compact_order[i], kv_slice_make(NULL, 0), kv_slice_make(NULL, 0), err);
+        enum kv_code rc = storage_compact(st, compact_order[i], kv_slice_make(NULL, 0),
+                                          kv_slice_make(NULL, 0), err);
         if (rc != KV_OK)
             return rc;
     }
