@@ -21,6 +21,7 @@ import os
 import random
 
 import pytest
+import redis
 
 from helpers.wait import wait_until
 
@@ -240,15 +241,28 @@ def test_expired_big_key_is_reclaimed(server, kind, n):
 
 
 def test_compact_command(server):
+    """COMPACT (Kvrocks): no arguments, refused inside MULTI, keeps live data, and drops the
+    sub-keys of a key overwritten by another type."""
     c = server.client()
-    c.execute_command("HSET", "h", "a", "1")
+    load(c, "hash", 2000, key="h")
+    c.execute_command("HSET", "kept", "a", "1")
     assert c.execute_command("COMPACT") == b"OK"
-    assert c.execute_command("HGET", "h", "a") == b"1"
-    with pytest.raises(Exception, match="wrong number of arguments for 'compact' command"):
+    assert subkey_estimate(rocks(server)) >= 2001
+    assert c.execute_command("SET", "h", "now a string") is True
+    assert c.execute_command("COMPACT") == b"OK"
+    assert subkey_estimate(rocks(server)) == 1, brief(rocks(server))
+    assert c.execute_command("GET", "h") == b"now a string"
+    assert c.execute_command("HGETALL", "kept") == {b"a": b"1"}
+
+    with pytest.raises(redis.ResponseError, match="wrong number of arguments for 'compact'"):
         c.execute_command("COMPACT", "now")
-    c.execute_command("MULTI")
-    with pytest.raises(Exception, match="Command not allowed inside a transaction"):
-        c.execute_command("COMPACT")
-    c.execute_command("DISCARD")
-    # Space is not reclaimed for a live key.
-    assert c.execute_command("HGET", "h", "a") == b"1"
+    with c.pipeline(transaction=False) as pipe:
+        pipe.execute_command("MULTI")
+        pipe.execute_command("COMPACT")
+        pipe.execute_command("EXEC")
+        replies = pipe.execute(raise_on_error=False)
+    assert replies[0] in (b"OK", True)
+    assert isinstance(replies[1], redis.ResponseError)
+    assert "Command not allowed inside a transaction" in str(replies[1])
+    assert isinstance(replies[2], redis.ResponseError)
+    assert str(replies[2]).startswith("Transaction discarded")
