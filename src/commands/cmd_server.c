@@ -18,6 +18,8 @@
  *   - SHUTDOWN accepts Redis' NOSAVE/SAVE/NOW/FORCE (all the same here: the WAL already holds
  *     every acknowledged write) and ABORT ("No shutdown in progress.": ours is immediate).
  *   - DEBUG (only SLEEP) needs an admin connection.
+ *   - COMPACT (Kvrocks, admin) replies +OK once the compaction is done, where Kvrocks replies
+ *     at once and compacts in the background (see cmd_compact).
  * CONFIG is CMD_EXCLUSIVE as a whole (Kvrocks makes only CONFIG SET exclusive; our table has one
  * flag word per command, and CONFIG GET is rare and cheap).
  */
@@ -347,6 +349,24 @@ cmd_flushall(struct cmd_ctx *ctx)
     watch_on_flush(ctx->srv, NULL);
     server_keyspace_flushed(ctx->srv, NULL);
     LOG_WARN("all DB keys were flushed by %s", ctx->conn->addr);
+    resp_write_ok(ctx->out);
+    return KV_OK;
+}
+
+/* COMPACT -> +OK after compacting every column family (storage_compact_all): the sub-keys of
+ * deleted, overwritten and expired keys are then gone from disk. The reply waits for the end of
+ * the compaction, so it tells when the space is back, and no background job is left to stop at
+ * shutdown or before a full sync swaps the DB. Meanwhile this worker's other clients and any
+ * exclusive command wait; refused inside MULTI, whose EXEC would run it exclusively. */
+static enum kv_code
+cmd_compact(struct cmd_ctx *ctx)
+{
+    LOG_INFO("manual compaction of every column family requested by %s", ctx->conn->addr);
+    int64_t start = clock_mono_ms();
+    enum kv_code rc = storage_compact_all(ctx->db->st, ctx->err);
+    if (rc != KV_OK)
+        return rc;
+    LOG_INFO("manual compaction done in %lld ms", (long long)(clock_mono_ms() - start));
     resp_write_ok(ctx->out);
     return KV_OK;
 }
@@ -1009,6 +1029,8 @@ const struct command_spec server_commands[] = {
     {"dbsize", cmd_dbsize, -1, CMD_READONLY, 0, 0, 0, NULL, "server"},
     {"flushdb", cmd_flushdb, -1, CMD_WRITE, 0, 0, 0, NULL, "server"},
     {"flushall", cmd_flushall, -1, CMD_WRITE | CMD_ADMIN | CMD_EXCLUSIVE, 0, 0, 0, NULL, "server"},
+    {"compact", cmd_compact, 1, CMD_ADMIN | CMD_NO_MULTI | CMD_NO_SCRIPT | CMD_SLOW, 0, 0, 0, NULL,
+     "server"},
     {"time", cmd_time, 1, CMD_FAST | CMD_LOADING_OK | CMD_STALE_OK, 0, 0, 0, NULL, "server"},
     {"command", cmd_command, -1, CMD_LOADING_OK | CMD_STALE_OK, 0, 0, 0, NULL, "server"},
     {"client", cmd_client, -2, CMD_LOADING_OK | CMD_STALE_OK | CMD_NO_SCRIPT, 0, 0, 0, NULL,

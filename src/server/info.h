@@ -33,7 +33,9 @@
  *                disk_capacity, used_disk_size, used_disk_percent
  *   rocksdb      block_cache_usage; per column family estimate_keys[cf],
  *                block_cache_pinned_usage[cf], index_and_filter_cache_usage[cf],
- *                sst_files_size[cf], num_files_at_level0[cf]; then all_mem_tables,
+ *                sst_files_size[cf], num_files_at_level0[cf], keys_read[cf] and
+ *                keys_written[cf] (records read and written since start-up: see
+ *                storage_keys_read; ours, not Kvrocks'); then all_mem_tables,
  *                cur_mem_tables, snapshots, num_immutable_tables, num_running_flushes,
  *                memtable_flush_pending, compaction_pending, num_running_compactions,
  *                num_live_versions, num_super_version, num_background_errors,

@@ -28,6 +28,8 @@ struct storage_batch {
     rocksdb_column_family_handle_t **cf; /* borrowed from the storage the batch was made for;
                                             NULL for a batch made from wire data */
     int log_records;
+    uint32_t records[KV_CF_COUNT]; /* puts, deletes and range deletes per column family, added
+                                      to the storage's keys_written when the batch is written */
 };
 
 struct storage_snapshot {
@@ -37,11 +39,19 @@ struct storage_snapshot {
 };
 
 struct storage_iter {
-    rocksdb_iterator_t *it;    /* owned */
-    rocksdb_readoptions_t *ro; /* owned; points into lower/upper */
-    struct kv_buf lower;       /* owned copy of the bound */
-    struct kv_buf upper;       /* owned copy of the bound */
+    rocksdb_iterator_t *it;          /* owned */
+    rocksdb_readoptions_t *ro;       /* owned; points into lower/upper */
+    struct kv_buf lower;             /* owned copy of the bound */
+    struct kv_buf upper;             /* owned copy of the bound */
+    uint64_t moves;                  /* seeks and steps so far, added to *keys_read when freed */
+    atomic_uint_fast64_t *keys_read; /* borrowed: the storage's counter for this iterator's CF */
 };
+
+static void
+count_add(atomic_uint_fast64_t *counter, uint64_t n)
+{
+    atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
 
 /* Column families in id order: the creation order is part of the disk format. */
 static const char *const cf_names[KV_CF_COUNT] = {
@@ -347,6 +357,7 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
     const rocksdb_readoptions_t *ro = snap != NULL ? snap->ro : st->read_opts;
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(st->db, ro, st->cf[cf], key.ptr, key.len, &errptr);
+    count_add(&st->keys_read[cf], 1);
     kv_buf_clear(val);
     if (errptr != NULL)
         return take_error(errptr, err, "get");
@@ -382,6 +393,7 @@ storage_batch_clear(struct storage_batch *b)
 {
     rocksdb_writebatch_clear(b->wb);
     b->log_records = 0;
+    memset(b->records, 0, sizeof b->records);
 }
 
 void
@@ -389,6 +401,7 @@ storage_batch_put(struct storage_batch *b, enum kv_cf cf, struct kv_slice key, s
 {
     KV_ASSERT(b->cf != NULL && (unsigned)cf < KV_CF_COUNT);
     rocksdb_writebatch_put_cf(b->wb, b->cf[cf], key.ptr, key.len, val.ptr, val.len);
+    b->records[cf]++;
 }
 
 void
@@ -396,6 +409,7 @@ storage_batch_delete(struct storage_batch *b, enum kv_cf cf, struct kv_slice key
 {
     KV_ASSERT(b->cf != NULL && (unsigned)cf < KV_CF_COUNT);
     rocksdb_writebatch_delete_cf(b->wb, b->cf[cf], key.ptr, key.len);
+    b->records[cf]++;
 }
 
 void
@@ -404,6 +418,7 @@ storage_batch_delete_range(struct storage_batch *b, enum kv_cf cf, struct kv_sli
 {
     KV_ASSERT(b->cf != NULL && (unsigned)cf < KV_CF_COUNT);
     rocksdb_writebatch_delete_range_cf(b->wb, b->cf[cf], begin.ptr, begin.len, end.ptr, end.len);
+    b->records[cf]++;
 }
 
 void
@@ -554,15 +569,29 @@ storage_batch_validate(struct kv_slice rep, struct kv_err *err)
     return storage_batch_foreach(rep, NULL, NULL, err);
 }
 
+/* storage_record_fn counting the records of each column family into a uint32_t[KV_CF_COUNT]. */
+static void
+count_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+             struct kv_slice value)
+{
+    uint32_t *records = arg;
+    (void)key;
+    (void)value;
+    if (kind != STORAGE_REC_LOG_DATA)
+        records[cf]++;
+}
+
 struct storage_batch *
 storage_batch_from_data(struct kv_slice rep)
 {
     /* RocksDB only parses a batch while inserting it into the memtable, after writing it to the
      * WAL: a malformed batch would fail there, leave the DB refusing writes, and make the next
      * open fail replaying the WAL. So nothing malformed gets this far. */
-    if (storage_batch_validate(rep, NULL) != KV_OK)
+    uint32_t records[KV_CF_COUNT] = {0};
+    if (storage_batch_foreach(rep, count_record, records, NULL) != KV_OK)
         return NULL;
     struct storage_batch *b = kv_calloc(1, sizeof *b);
+    memcpy(b->records, records, sizeof records);
     b->wb = rocksdb_writebatch_create_from(rep.ptr, rep.len);
     b->cf = NULL; /* a raw batch is written as is; puts into it are not allowed */
     return b;
@@ -575,10 +604,23 @@ storage_set_write_listener(struct storage *st, void (*fn)(void *arg), void *arg)
     st->write_listener = fn;
 }
 
+/* After a successful write: count its records, wake the listener. */
+static void
+written(struct storage *st, const uint32_t *records)
+{
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        if (records[i] != 0)
+            count_add(&st->keys_written[i], records[i]);
+    }
+    if (st->write_listener != NULL)
+        st->write_listener(st->write_listener_arg);
+}
+
 enum kv_code
 storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
 {
-    enum kv_code rc = storage_batch_validate(rep, err);
+    uint32_t records[KV_CF_COUNT] = {0};
+    enum kv_code rc = storage_batch_foreach(rep, count_record, records, err);
     if (rc != KV_OK)
         return rc;
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(rep.ptr, rep.len);
@@ -589,8 +631,7 @@ storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, stru
     rocksdb_writebatch_destroy(wb);
     if (errptr != NULL)
         return take_error(errptr, err, "write");
-    if (st->write_listener != NULL)
-        st->write_listener(st->write_listener_arg);
+    written(st, records);
     return KV_OK;
 }
 
@@ -603,8 +644,7 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
     rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
     if (errptr != NULL)
         return take_error(errptr, err, "write");
-    if (st->write_listener != NULL)
-        st->write_listener(st->write_listener_arg);
+    written(st, b->records);
     return KV_OK;
 }
 
@@ -661,6 +701,7 @@ storage_iter_new(struct storage *st, const struct storage_snapshot *snap, enum k
         rocksdb_readoptions_set_iterate_upper_bound(it->ro, it->upper.ptr, it->upper.len);
     }
     it->it = rocksdb_create_iterator_cf(st->db, it->ro, st->cf[cf]);
+    it->keys_read = &st->keys_read[cf];
     return it;
 }
 
@@ -669,6 +710,8 @@ storage_iter_free(struct storage_iter *it)
 {
     if (it == NULL)
         return;
+    if (it->moves != 0)
+        count_add(it->keys_read, it->moves);
     rocksdb_iter_destroy(it->it);
     rocksdb_readoptions_destroy(it->ro);
     kv_buf_deinit(&it->lower);
@@ -679,36 +722,42 @@ storage_iter_free(struct storage_iter *it)
 void
 storage_iter_seek(struct storage_iter *it, struct kv_slice key)
 {
+    it->moves++;
     rocksdb_iter_seek(it->it, key.ptr, key.len);
 }
 
 void
 storage_iter_seek_for_prev(struct storage_iter *it, struct kv_slice key)
 {
+    it->moves++;
     rocksdb_iter_seek_for_prev(it->it, key.ptr, key.len);
 }
 
 void
 storage_iter_seek_first(struct storage_iter *it)
 {
+    it->moves++;
     rocksdb_iter_seek_to_first(it->it);
 }
 
 void
 storage_iter_seek_last(struct storage_iter *it)
 {
+    it->moves++;
     rocksdb_iter_seek_to_last(it->it);
 }
 
 void
 storage_iter_next(struct storage_iter *it)
 {
+    it->moves++;
     rocksdb_iter_next(it->it);
 }
 
 void
 storage_iter_prev(struct storage_iter *it)
 {
+    it->moves++;
     rocksdb_iter_prev(it->it);
 }
 
@@ -778,6 +827,38 @@ storage_compact(struct storage *st, enum kv_cf cf, struct kv_slice begin, struct
     rocksdb_compactoptions_destroy(co);
     (void)err;
     return KV_OK;
+}
+
+/* Metadata first: its filter drops expired records, and only then does the sub-key filter of
+ * the other column families find their metadata gone (an expired but present record protects
+ * its sub-keys for COMPACT_FILTER_SUBKEY_GRACE_MS). */
+static const enum kv_cf compact_order[KV_CF_COUNT] = {
+    KV_CF_METADATA, KV_CF_SUBKEY,    KV_CF_ZSET_SCORE, KV_CF_STREAM,
+    KV_CF_PUBSUB,   KV_CF_PROPAGATE, KV_CF_SEARCH,
+};
+
+enum kv_code
+storage_compact_all(struct storage *st, struct kv_err *err)
+{
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        enum kv_code rc = storage_compact(st, compact_order[i], kv_slice_make(NULL, 0),
+                                          kv_slice_make(NULL, 0), err);
+        if (rc != KV_OK)
+            return rc;
+    }
+    return KV_OK;
+}
+
+uint64_t
+storage_keys_read(struct storage *st, enum kv_cf cf)
+{
+    return (uint64_t)atomic_load_explicit(&st->keys_read[cf], memory_order_relaxed);
+}
+
+uint64_t
+storage_keys_written(struct storage *st, enum kv_cf cf)
+{
+    return (uint64_t)atomic_load_explicit(&st->keys_written[cf], memory_order_relaxed);
 }
 
 enum kv_code

@@ -141,6 +141,22 @@ enum kv_code storage_flush(struct storage *st, struct kv_err *err);
 enum kv_code storage_compact(struct storage *st, enum kv_cf cf, struct kv_slice begin,
                              struct kv_slice end, struct kv_err *err);
 
+/* Compact every column family over its whole key range, as storage_compact does one: the
+ * metadata column family first, so that records its filter drops (expired keys) already count
+ * as gone when the sub-key filter of the other families looks their owners up. Waits for
+ * completion: afterwards the sub-keys of deleted, overwritten and expired keys are gone from
+ * disk, except those a live snapshot still sees. Takes as long as rewriting the whole DB.
+ * Always KV_OK (see storage_compact). */
+enum kv_code storage_compact_all(struct storage *st, struct kv_err *err);
+
+/* Records of column family cf read since open: point reads (storage_get) plus iterator
+ * positionings (each seek, next and prev; an iterator adds its count when freed). Records
+ * written: every put, delete and range delete of a written batch, raw batches included. Cheap
+ * relaxed counters (INFO rocksdb keys_read/keys_written), so callers and tests can check that a
+ * command touched O(what it returns) records. */
+uint64_t storage_keys_read(struct storage *st, enum kv_cf cf);
+uint64_t storage_keys_written(struct storage *st, enum kv_cf cf);
+
 /* A RocksDB property (e.g. "rocksdb.estimate-num-keys") of cf into `out` (cleared first).
  * KV_NOTFOUND for an unknown property. */
 enum kv_code storage_property(struct storage *st, enum kv_cf cf, const char *name,

@@ -30,6 +30,11 @@ struct storage {
      * owner before other threads write; read without a lock. */
     void (*write_listener)(void *arg);
     void *write_listener_arg;
+    /* Records read and written per column family since open (storage_keys_read/_written):
+     * point reads plus iterator positionings, and puts/deletes/range deletes written. Relaxed
+     * atomics: counters, not synchronisation. An iterator adds its positionings when freed. */
+    atomic_uint_fast64_t keys_read[KV_CF_COUNT];
+    atomic_uint_fast64_t keys_written[KV_CF_COUNT];
 };
 
 #endif

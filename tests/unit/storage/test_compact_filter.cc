@@ -453,3 +453,21 @@ TEST_P(CompactFilterTest, CompactionStartedAtOpenFilters)
     }
     EXPECT_EQ(SubKeys(KV_CF_SUBKEY), live);
 }
+
+TEST_P(CompactFilterTest, CompactAllReclaimsExpiredKeysAtOnce)
+{
+    // Expired within the grace period: compacting the sub-key CFs alone would keep the sub-keys
+    // (see above). storage_compact_all compacts the metadata CF first, so they go at once, in
+    // every sub-key CF, while a live key keeps everything.
+    const int64_t now = clock_now_ms();
+    uint64_t gone = PutKey("gone", META_ZSET, now - kMinute, {"1", "2"});
+    PutSub(KV_CF_ZSET_SCORE, "gone", gone, "score1");
+    uint64_t live = PutKey("live", META_ZSET, 0, {"1"});
+    PutSub(KV_CF_ZSET_SCORE, "live", live, "score1");
+    struct kv_err err;
+    kv_err_clear(&err);
+    ASSERT_EQ(storage_compact_all(st_, &err), KV_OK) << err.msg;
+    EXPECT_EQ(MetaKeys(), (std::set<std::string>{"live"}));
+    EXPECT_EQ(SubKeys(KV_CF_SUBKEY), (std::set<SubKey>{{"live", live, "1"}}));
+    EXPECT_EQ(SubKeys(KV_CF_ZSET_SCORE), (std::set<SubKey>{{"live", live, "score1"}}));
+}

@@ -746,3 +746,57 @@ TEST_F(StorageApiTest, SetCfOption)
     Reopen();
     EXPECT_EQ(Get(KV_CF_METADATA, "k"), "v");
 }
+
+TEST_F(StorageApiTest, ReadAndWriteCounters)
+{
+    auto read = [&](enum kv_cf cf) { return storage_keys_read(st_, cf); };
+    auto written = [&](enum kv_cf cf) { return storage_keys_written(st_, cf); };
+    uint64_t r_meta = read(KV_CF_METADATA), r_sub = read(KV_CF_SUBKEY);
+    uint64_t w_meta = written(KV_CF_METADATA), w_sub = written(KV_CF_SUBKEY);
+
+    // Writes: every put, delete and range delete, per CF; a cleared batch forgets its records.
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr("dropped"), kv_slice_cstr("v"));
+    storage_batch_clear(b);
+    storage_batch_log_data(b, kv_slice_cstr("log"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("m"), kv_slice_cstr("v"));
+    for (const char *k : {"x", "y", "z"})
+        storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr(k), kv_slice_cstr("v"));
+    storage_batch_delete(b, KV_CF_SUBKEY, kv_slice_cstr("w"));
+    storage_batch_delete_range(b, KV_CF_SUBKEY, kv_slice_cstr("a"), kv_slice_cstr("b"));
+    Write(b);
+    EXPECT_EQ(written(KV_CF_METADATA), w_meta + 1);
+    EXPECT_EQ(written(KV_CF_SUBKEY), w_sub + 5);
+
+    // A batch rebuilt from its wire form, and a raw write, count the same records.
+    std::string wire = Str(storage_batch_data(b));
+    struct storage_batch *copy = storage_batch_from_data(S(wire));
+    ASSERT_NE(copy, nullptr);
+    Write(copy);
+    struct kv_err err;
+    kv_err_clear(&err);
+    ASSERT_EQ(storage_write_raw(st_, S(wire), nullptr, &err), KV_OK) << err.msg;
+    EXPECT_EQ(written(KV_CF_METADATA), w_meta + 3);
+    EXPECT_EQ(written(KV_CF_SUBKEY), w_sub + 15);
+    storage_batch_free(copy);
+    storage_batch_free(b);
+    EXPECT_EQ(read(KV_CF_METADATA), r_meta);
+    EXPECT_EQ(read(KV_CF_SUBKEY), r_sub);
+
+    // Reads: each point read (found or not), and each iterator seek and step, counted when the
+    // iterator is freed.
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "x"), "v");
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "nope"), "<notfound>");
+    EXPECT_EQ(read(KV_CF_SUBKEY), r_sub + 2);
+    struct storage_iter *it = storage_iter_new(st_, nullptr, KV_CF_SUBKEY, kNone, kNone);
+    storage_iter_seek(it, kv_slice_cstr("y"));
+    storage_iter_next(it);
+    storage_iter_prev(it);
+    EXPECT_EQ(KeyAt(it), "y");
+    EXPECT_EQ(read(KV_CF_SUBKEY), r_sub + 2);
+    storage_iter_free(it);
+    EXPECT_EQ(read(KV_CF_SUBKEY), r_sub + 5);
+    EXPECT_EQ(Keys(KV_CF_SUBKEY), (std::vector<std::string>{"x", "y", "z"}));
+    EXPECT_EQ(read(KV_CF_SUBKEY), r_sub + 9); // seek_first, then 3 steps (the last runs off)
+    EXPECT_EQ(read(KV_CF_METADATA), r_meta);
+}
