@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: Apache-2.0
+ *
+ * migrate_ctl: slot migration (DESIGN.md section 7, kvrocks-notes 4.6), both sides.
+ *
+ * Source side: CLUSTERX MIGRATE starts one migration thread ("migrate") that connects to the
+ * destination, sends CLUSTER IMPORT <range> 0, copies the range's keys from a RocksDB snapshot
+ * as ordinary commands (migrate-type redis-command), replays the WAL for the range until the gap
+ * is at most migrate-sequence-gap, then makes the range write-forbidden (TRYAGAIN), replays the
+ * tail, sends CLUSTER IMPORT <range> 1 and records the range as migrated (MOVED to the
+ * destination until the topology gives the range away). Any failure clears the forbidden range,
+ * sends CLUSTER IMPORT <range> 2 (best effort, bounded) and ends in state fail; the source keeps
+ * serving the range.
+ *
+ * Destination side: CLUSTER IMPORT <range> 0 marks the connection as the import link
+ * (the import-link flag cluster adds to conn.h; called CONN_F_IMPORTING here) and the range as
+ * importing (after deleting its keys); 1 records the range as imported (served here until the
+ * topology says so); 2, or the link closing while the import is in state start, deletes the range's
+ * keys and ends in state error.
+ *
+ * What the server must do (the cluster wiring):
+ *   - srv->migrate (struct migrate_ctl_state *) is owned by this module: migrate_ctl_init
+ *     creates it in cluster mode (leave it NULL otherwise: every function below accepts a
+ *     server whose srv->migrate is NULL and then does nothing / fills an empty view);
+ *   - routing must run while the command holds the server lock shared (srv->lock), in the same
+ *     hold as the command's execution: the migration thread makes the range write-forbidden,
+ *     then takes srv->lock exclusively for an instant to wait out writes that were routed
+ *     before, and only then reads the WAL tail. A write routed outside that hold could land
+ *     after the tail was copied and be lost;
+ *   - conn_free of a connection with CONN_F_IMPORTING calls migrate_ctl_on_conn_close.
+ *
+ * Threads: migrate_cmd_* and migrate_ctl_on_conn_close on the connection's worker (commands
+ * hold srv->lock shared); view_acquire/release from any worker; on_topology/on_flush from
+ * whichever thread applies them (never blocks); init/stop/free from the main thread.
+ */
+#ifndef KV_SERVER_MIGRATE_CTL_H
+#define KV_SERVER_MIGRATE_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster/cluster.h"
+#include "common/buf.h"
+#include "common/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct server;
+struct conn;
+struct cmd_ctx;
+struct migrate_ctl_state;
+
+/* Server start in cluster mode (after the topology from nodes.conf is published, before the
+ * workers start): creates srv->migrate. KV_OK, or an error that stops start-up. */
+enum kv_code migrate_ctl_init(struct server *srv, struct kv_err *err);
+
+/* Shutdown, while workers may still run: stop a running migration (its thread ends within a
+ * few ms: every wait polls its stop fd) waiting until deadline_ms (monotonic). Later
+ * CLUSTERX MIGRATE is refused. A parked sync-mode client gets no reply (it is being closed). */
+void migrate_ctl_stop(struct server *srv, int64_t deadline_ms);
+
+/* Shutdown, once the workers are stopped: free srv->migrate and set it to NULL. A no-op while
+ * the thread still runs (migrate_ctl_stop timed out). */
+void migrate_ctl_free(struct server *srv);
+
+/* Fill *mv (zeroed first) for one routing decision or one CLUSTER NODES text. The borrowed
+ * arrays (migrated, imported) stay valid until migrate_ctl_view_release(srv, mv), which must
+ * be called by the same thread soon (it holds a read lock when a migration or import has ever
+ * happened; nothing is held otherwise). Never blocks on the network. */
+void migrate_ctl_view_acquire(struct server *srv, struct cluster_migration_view *mv);
+void migrate_ctl_view_release(struct server *srv, struct cluster_migration_view *mv);
+
+/* A new topology t was published (SETNODES, SETSLOT, SETNODEID, CLUSTER RESET; call after the
+ * swap). Aborts a running migration when t no longer makes me a master owning the whole range
+ * (the thread fails within a few ms: the source keeps serving); deletes the keys of migrated
+ * ranges whose slots t no longer gives me (the caller does not) and forgets them; forgets
+ * imported ranges t gives me. Never blocks. */
+void migrate_ctl_on_topology(struct server *srv, const struct cluster_topology *t);
+
+/* FLUSHDB / FLUSHALL ran: a running migration fails (Kvrocks does the same). */
+void migrate_ctl_on_flush(struct server *srv);
+
+/* True while a migration runs / an import is in state start (CLUSTER RESET refuses then:
+ * "Can't reset cluster while migrating slot" / "... importing slot"). */
+bool migrate_ctl_migrating(struct server *srv);
+bool migrate_ctl_importing(struct server *srv);
+
+/* Append the CLUSTER INFO migration lines (CRLF-terminated), only for what happened since
+ * start-up:
+ *   migrating_slot(s): <range>\r\n destination_node: <id>\r\n migrating_state: start|success|fail
+ *   importing_slot(s): <range>\r\n import_state: start|success|error
+ * (Kvrocks's names, with a space after the colon; a range prints as N or A-B.) */
+void migrate_ctl_info(struct server *srv, struct kv_buf *out);
+
+/* The import link (a connection with CONN_F_IMPORTING) is being freed: if its import is still
+ * in state start, delete the range's keys and end in state error. Its worker. */
+void migrate_ctl_on_conn_close(struct conn *c);
+
+/* CLUSTERX MIGRATE <slot|start-end> <dst-id> [async | sync [timeout-seconds]]: the whole
+ * subcommand (argv[0] "clusterx", argv[1] "migrate"). The caller checked cluster mode and
+ * that argc >= 4. Returns +OK (async), or parks the client and answers when the migration
+ * ends (sync: +OK, -ERR <reason>, or a nil bulk when the timeout passes first); or an error
+ * with ctx->err set (pre-check texts of kvrocks-notes 4.6). */
+enum kv_code migrate_cmd_clusterx_migrate(struct cmd_ctx *ctx);
+
+/* CLUSTER IMPORT <slot|start-end> <0|1|2>: the whole subcommand (argv[0] "cluster", argv[1]
+ * "import"). The caller checked cluster mode and that argc == 4. */
+enum kv_code migrate_cmd_cluster_import(struct cmd_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
