@@ -35,6 +35,7 @@
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "server/conn.h"
+#include "server/migrate_ctl.h"
 #include "server/server.h"
 #include "server/watch.h"
 
@@ -325,6 +326,7 @@ cmd_flushdb(struct cmd_ctx *ctx)
     if (rc != KV_OK)
         return rc;
     watch_on_flush(ctx->srv, &ctx->db->ns);
+    migrate_ctl_on_flush(ctx->srv);
     char ns[CONN_NS_MAX];
     client_ns(ctx, ns, sizeof ns);
     server_keyspace_flushed(ctx->srv, ns);
@@ -344,6 +346,7 @@ cmd_flushall(struct cmd_ctx *ctx)
     if (rc != KV_OK)
         return rc;
     watch_on_flush(ctx->srv, NULL);
+    migrate_ctl_on_flush(ctx->srv);
     server_keyspace_flushed(ctx->srv, NULL);
     LOG_WARN("all DB keys were flushed by %s", ctx->conn->addr);
     resp_write_ok(ctx->out);

@@ -20,7 +20,7 @@ static const struct group_table groups[] = {
     {list_commands, &list_commands_len},     {set_commands, &set_commands_len},
     {zset_commands, &zset_commands_len},     {bitmap_commands, &bitmap_commands_len},
     {hll_commands, &hll_commands_len},       {txn_commands, &txn_commands_len},
-    {pubsub_commands, &pubsub_commands_len},
+    {pubsub_commands, &pubsub_commands_len}, {cluster_commands, &cluster_commands_len},
 };
 
 /* Registry values: the row and its position in `all` (the index of its statistics slot). */
