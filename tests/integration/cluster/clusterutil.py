@@ -5,6 +5,7 @@
     node_id(name)          a stable 40-char id for a test node
     Node(name, server)     a topology entry: .master(slots...) / .slave(master) build the line
     topology(*lines)       the SETNODES text
+    call(s, *args)         one command; the reply, or the exception of an error reply
     setnodes(s, text, v)   CLUSTERX SETNODES on one server, returns (reply or error, seconds)
     push(servers, text, v) the same on every server (in parallel threads), asserting +OK
     role_of(s)             (role, master_host, master_port, link status) from INFO replication
@@ -53,11 +54,11 @@ def topology(*lines):
 
 
 def setnodes(server, text, version, *extra, timeout=10):
-    return timed(_call, server, "CLUSTERX", "SETNODES", text, str(version), *extra,
+    return timed(call, server, "CLUSTERX", "SETNODES", text, str(version), *extra,
                  timeout=timeout)
 
 
-def _call(server, *args, timeout=10):
+def call(server, *args, timeout=10):
     try:
         return server.command(*args, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - the reply of a refused command
@@ -70,7 +71,7 @@ def push(servers, text, version, *, setid=None):
 
     def one(s):
         if setid is not None:
-            results[(s.name, "id")] = _call(s, "CLUSTERX", "SETNODEID", node_id(setid[s]))
+            results[(s.name, "id")] = call(s, "CLUSTERX", "SETNODEID", node_id(setid[s]))
         results[s.name] = setnodes(s, text, version)
 
     threads = [threading.Thread(target=one, args=(s,)) for s in servers]
