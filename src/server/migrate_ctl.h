@@ -108,6 +108,40 @@ enum kv_code migrate_cmd_clusterx_migrate(struct cmd_ctx *ctx);
  * "import"). The caller checked cluster mode and that argc == 4. */
 enum kv_code migrate_cmd_cluster_import(struct cmd_ctx *ctx);
 
+/* --- for commands/cmd_migrate.c --- */
+
+/* Options of one migration, read from the config when it starts. */
+struct migrate_dump_opts {
+    int64_t speed;        /* migrate-speed: commands per second, 0 = unlimited */
+    int pipeline;         /* migrate-pipeline-size */
+    int64_t sequence_gap; /* migrate-sequence-gap */
+    bool raw;             /* migrate-type raw-key-value */
+};
+
+struct migrate_ctl_request {
+    struct cluster_slot_range range;
+    const char *dst_id;
+    const char *dst_host;
+    uint16_t dst_port;
+    const char *password; /* my requirepass, "" for none */
+    struct migrate_dump_opts opts;
+    int64_t connect_ms; /* connect timeout */
+    int64_t io_ms;      /* every send and every reply wait */
+};
+
+/* Start a migration thread (the caller checked topology and roles). `waiter`, when not NULL, is
+ * answered when the migration ends (+OK / -ERR reason) or, if wait_deadline (monotonic ms, 0 =
+ * none) passes first, with a nil bulk; the caller parks it. KV_ERR with MIGRATE_ERR_BUSY or
+ * MIGRATE_ERR_MIGRATED, or a thread start failure. Worker, under srv->lock shared. */
+enum kv_code migrate_ctl_start(struct server *srv, const struct migrate_ctl_request *req,
+                               struct conn *waiter, int64_t wait_deadline, struct kv_err *err);
+
+/* CLUSTER IMPORT on connection c with state 0 (start: c becomes the import link), 1 (success)
+ * or 2 (failed); the caller checked role and ownership. Start and failure delete the range's
+ * keys. KV_ERR when another range is being imported (0) or r is not being imported (1). */
+enum kv_code migrate_ctl_import(struct server *srv, struct conn *c, struct cluster_slot_range r,
+                                int state, struct kv_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Unit tests of cluster/migrate: slot range parsing and printing, RESP framing, reply
 // classification and migrate-speed pacing.
-#include <gtest/gtest.h>
-
 #include <string>
+
+#include <gtest/gtest.h>
 
 extern "C" {
 #include "cluster/migrate.h"
@@ -112,11 +112,11 @@ TEST(MigrateResp, ClassifiesReplies)
 
 TEST(MigratePace, KeepsTheRate)
 {
-    EXPECT_EQ(migrate_pace_delay_ms(1000, 0, 0), 0);      // unlimited
-    EXPECT_EQ(migrate_pace_delay_ms(16, 0, 16), 1000);    // 16 cmds at 16/s: wait a second
-    EXPECT_EQ(migrate_pace_delay_ms(16, 400, 16), 600);   // part of it already passed
-    EXPECT_EQ(migrate_pace_delay_ms(16, 2000, 16), 0);    // behind schedule: no wait
+    EXPECT_EQ(migrate_pace_delay_ms(1000, 0, 0), 0);    // unlimited
+    EXPECT_EQ(migrate_pace_delay_ms(16, 0, 16), 1000);  // 16 cmds at 16/s: wait a second
+    EXPECT_EQ(migrate_pace_delay_ms(16, 400, 16), 600); // part of it already passed
+    EXPECT_EQ(migrate_pace_delay_ms(16, 2000, 16), 0);  // behind schedule: no wait
     EXPECT_EQ(migrate_pace_delay_ms(4096, 500, 4096), 500);
 }
 
-}  // namespace
+} // namespace
