@@ -140,3 +140,223 @@ def test_migrate_all_types_with_ttl_then_moved(server_factory):
     assert "MOVED" in str(call(b, "EXISTS", other))
     cb.set(keys["str"], "new")  # writes accepted on the destination
     assert cb.get(keys["str"]) == b"new"
+
+
+def count_in_slot(server, slot):
+    return int(server.command("CLUSTER", "COUNTKEYSINSLOT", str(slot)))
+
+
+def test_migrate_prechecks(server_factory):
+    a = server_factory(cluster_config(), name="a")
+    b = server_factory(cluster_config(), name="b")
+    r = server_factory(cluster_config(), name="r")
+    text = topology(master_line("a", a, "0-100"), master_line("b", b, "101-16383"),
+                    slave_line("r", r, "a"))
+    push([a, b, r], text, 1, setid={a: "a", b: "b", r: "r"})
+    cases = [
+        (a, ("5", node_id("x")), "Can't find the destination node id"),
+        (a, ("-1", node_id("b")), "Invalid slot range"),
+        (a, ("2-1", node_id("b")), "Invalid slot range"),
+        (a, ("3--1", node_id("b")), "Invalid slot range"),
+        (a, ("4-16384", node_id("b")), "Invalid slot range"),
+        (a, ("16384", node_id("b")), "Invalid slot id: out of numeric range"),
+        (a, ("200", node_id("b")), "Can't migrate slot which doesn't belong to me"),
+        (a, ("100-101", node_id("b")), "Can't migrate slot which doesn't belong to me"),
+        (r, ("5", node_id("b")), "Can't migrate slot which doesn't belong to me"),
+        (a, ("5", node_id("r")), "Can't migrate slot to a slave"),
+        (a, ("5", node_id("a")), "Can't migrate slot to myself"),
+        (a, ("5", node_id("b"), "async", "10"), "timeout"),
+        (a, ("5", node_id("b"), "sync", "-1"), "timeout"),
+        (a, ("5", node_id("b"), "sync", "1.2"), "timeout"),
+        (a, ("5", node_id("b"), "sync", "abc"), "timeout"),
+        (a, ("5", node_id("b"), "later"), "syntax error"),
+    ]
+    for server, args, want in cases:
+        reply = call(server, "CLUSTERX", "MIGRATE", *args)
+        assert want in error_text(reply), (args, reply)
+    # Nothing started: no migration lines in CLUSTER INFO.
+    assert "migrating_state" not in info(a)
+    # Import refusals (kvrocks-notes 4.3).
+    assert "Slave can't import slot" in error_text(call(r, "CLUSTER", "IMPORT", "200", "0"))
+    assert "Can't import slot which belongs to me" in \
+        error_text(call(a, "CLUSTER", "IMPORT", "5", "0"))
+    for bad in ("4", "-3", "x"):
+        assert "Invalid import state" in error_text(call(b, "CLUSTER", "IMPORT", "5", bad))
+    assert "Invalid slot range" in error_text(call(b, "CLUSTER", "IMPORT", "-1", "0"))
+    assert "out of numeric range" in error_text(call(b, "CLUSTER", "IMPORT", "16384", "0"))
+    assert "import_state" not in info(b)
+
+
+def test_import_states_and_link_close_drop_keys(server_factory):
+    a, b = two_masters(server_factory, slots_a="0-100", slots_b="101-16383")
+    tag = tag_for_slot(10)
+    imp = b.client()
+    ok(imp.execute_command("CLUSTER", "IMPORT", "10", "0"))
+    assert info(b)["import_state"] == "start" and info(b)["importing_slot(s)"] == "10"
+    assert "[10-<-%s]" % node_id("a") in b.command("CLUSTER", "NODES").decode()
+    imp.set("{%s}k" % tag, "v")  # the import link may write the importing slot
+    assert count_in_slot(b, 10) == 1
+    assert "MOVED" in error_text(call(b, "GET", "{%s}k" % tag))  # normal clients may not
+    ok(imp.execute_command("CLUSTER", "IMPORT", "10", "2"))
+    assert info(b)["import_state"] == "error"
+    assert count_in_slot(b, 10) == 0
+    # Closing the import link while importing drops the keys too.
+    tag11 = tag_for_slot(11)
+    imp2 = b.client()
+    ok(imp2.execute_command("CLUSTER", "IMPORT", "11", "0"))
+    imp2.set("{%s}k" % tag11, "v")
+    assert count_in_slot(b, 11) == 1
+    imp2.connection_pool.disconnect()
+    wait_state(b, "import_state", "error")
+    wait_until(lambda: count_in_slot(b, 11) == 0, timeout=5, msg="slot 11 keys dropped")
+    # Success: served by the importer until the topology changes.
+    imp3 = b.client()
+    ok(imp3.execute_command("CLUSTER", "IMPORT", "12", "0"))
+    imp3.set("{%s}k" % tag_for_slot(12), "v")
+    ok(imp3.execute_command("CLUSTER", "IMPORT", "12", "1"))
+    assert info(b)["import_state"] == "success"
+    assert b.client().get("{%s}k" % tag_for_slot(12)) == b"v"
+
+
+def test_migrate_sync_mode_and_busy(server_factory):
+    a, b = two_masters(server_factory)
+    ca = a.client()
+    tag = tag_for_slot(7)
+    ca.rpush("{%s}list" % tag, *range(100))
+    # sync without timeout: +OK once done.
+    ok(migrate(a, 7, "b", "sync"))
+    assert info(a)["migrating_state"] == "success"
+    assert b.client().lrange("{%s}list" % tag, 0, -1) == [str(i).encode() for i in range(100)]
+    assert "Can't migrate slot which has been migrated" in error_text(migrate(a, 7, "b"))
+    # sync with a timeout shorter than the migration: a nil reply, the migration goes on.
+    tag8 = tag_for_slot(8)
+    ca.rpush("{%s}big" % tag8, *range(2000))
+    ca.config_set("migrate-speed", "64")
+    d = Deadline(30)
+    assert migrate(a, 8, "b", "sync", "1") is None
+    assert 0.5 < 30 - d.remaining() < 5
+    assert info(a)["migrating_state"] == "start"
+    assert "There is already a migrating job" in error_text(migrate(a, 9, "b"))
+    assert "[8->-%s]" % node_id("b") in a.command("CLUSTER", "NODES").decode()
+    # The source keeps serving reads and writes of the slot while copying.
+    assert ca.llen("{%s}big" % tag8) == 2000
+    ca.rpush("{%s}big" % tag8, "during")
+    ca.config_set("migrate-speed", "0")  # applies to the next migration only
+    wait_state(a, "migrating_state", "success", timeout=60)
+    big = b.client().lrange("{%s}big" % tag8, 0, -1)
+    assert big == [str(i).encode() for i in range(2000)] + [b"during"]
+    # Sync inside MULTI cannot wait: queued, then +OK as async.
+    c = a.client()
+    pipe = c.pipeline(transaction=True)
+    pipe.execute_command("CLUSTERX", "MIGRATE", "9", node_id("b"), "sync")
+    assert pipe.execute()[0] in (b"OK", True)
+    wait_state(a, "migrating_state", "success")
+
+
+class Writer(threading.Thread):
+    """Writes its own keys of the slot until told to stop or redirected, recording every
+    acknowledged write, so the final state on the destination can be predicted exactly. A
+    TRYAGAIN reply (write-forbidden phase) means the write did not happen."""
+
+    def __init__(self, server, tag, wid, shared):
+        super().__init__(daemon=True)
+        self.c = server.client()
+        self.tag, self.wid, self.shared = tag, wid, shared
+        self.stop = threading.Event()
+        self.strings, self.list, self.set = {}, [], set()
+        self.hash_value = None
+        self.incrs = 0
+        self.tryagain = 0
+        self.errors = []
+        self.ops = 0
+
+    def key(self, name):
+        return "{%s}w%d_%s" % (self.tag, self.wid, name)
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            op = i % 5
+            try:
+                if op == 0:
+                    k = self.key("s%d" % (i % 300))
+                    self.c.set(k, "v%d" % i, px=3600000 if i % 2 else None)
+                    self.strings[k] = b"v%d" % i
+                elif op == 1:
+                    self.c.rpush(self.key("list"), i)
+                    self.list.append(str(i).encode())
+                elif op == 2:
+                    self.c.sadd(self.key("set"), i)
+                    self.set.add(str(i).encode())
+                elif op == 3:
+                    self.c.hset(self.shared["hash"], "w%d" % self.wid, i)
+                    self.hash_value = str(i).encode()
+                else:
+                    self.c.zincrby(self.shared["zset"], 1, "w%d" % self.wid)
+                    self.incrs += 1
+                self.ops += 1
+            except Exception as exc:  # noqa: BLE001
+                text = str(exc)
+                if "TRYAGAIN" in text:
+                    self.tryagain += 1
+                elif "MOVED" in text:
+                    return
+                else:
+                    self.errors.append(text)
+                    return
+            i += 1
+
+    def check(self, c):
+        for k, v in self.strings.items():
+            assert c.get(k) == v, k
+        assert c.lrange(self.key("list"), 0, -1) == self.list
+        assert c.smembers(self.key("set")) == self.set
+        assert c.hget(self.shared["hash"], "w%d" % self.wid) == self.hash_value
+        score = c.zscore(self.shared["zset"], "w%d" % self.wid)
+        assert (score or 0) == self.incrs
+
+
+def test_migrate_busy_slot_with_concurrent_writers(server_factory):
+    a, b = two_masters(server_factory)
+    slot = 777
+    tag = tag_for_slot(slot)
+    ca = a.client()
+    pipe = ca.pipeline(transaction=False)
+    for i in range(3000):
+        pipe.set("{%s}s%d" % (tag, i), "x" * (i % 50), ex=3600 if i % 3 == 0 else None)
+    pipe.execute()
+    keys = fill_all_types(ca, tag, n=500)
+    untouched = {k: snapshot(ca, k) for n, k in keys.items() if n not in ("hll", "hash", "zset")}
+    untouched.update({"{%s}s%d" % (tag, i): snapshot(ca, "{%s}s%d" % (tag, i))
+                      for i in range(0, 3000, 7)})
+    hash_before = ca.hgetall(keys["hash"])
+    hll_before = ca.pfcount(keys["hll"])
+    ca.config_set("migrate-speed", "3000")
+    ca.config_set("migrate-sequence-gap", "50")
+    writers = [Writer(a, tag, w, keys) for w in range(3)]
+    for w in writers:
+        w.start()
+    try:
+        wait_until(lambda: all(w.ops > 10 for w in writers), timeout=10, msg="writers started")
+        ok(migrate(a, slot, "b"))
+        wait_state(a, "migrating_state", "success", timeout=60)
+        # Every writer ends on MOVED once the slot is migrated.
+        for w in writers:
+            w.join(10)
+            assert not w.is_alive(), "writer still running after success"
+    finally:
+        for w in writers:
+            w.stop.set()
+    for w in writers:
+        assert not w.errors, w.errors[:3]
+        assert w.ops > 50
+    cb = b.client()
+    for w in writers:
+        w.check(cb)
+    for k, want in untouched.items():
+        assert snapshot(cb, k) == want, k
+    h = cb.hgetall(keys["hash"])
+    assert {k: v for k, v in h.items() if not k.startswith(b"w")} == hash_before
+    assert cb.pfcount(keys["hll"]) == hll_before
+    assert sorted(a.command("CLUSTER", "GETKEYSINSLOT", str(slot), "100000")) == \
+        sorted(b.command("CLUSTER", "GETKEYSINSLOT", str(slot), "100000"))
