@@ -360,3 +360,130 @@ def test_migrate_busy_slot_with_concurrent_writers(server_factory):
     assert cb.pfcount(keys["hll"]) == hll_before
     assert sorted(a.command("CLUSTER", "GETKEYSINSLOT", str(slot), "100000")) == \
         sorted(b.command("CLUSTER", "GETKEYSINSLOT", str(slot), "100000"))
+
+
+# --- scenario 35: failures end in `fail`, the source serving and the destination clean ---
+
+SLOW_SLOT = 3000
+LIST_LEN = 20000
+
+
+def slow_setup(server_factory, proxy_factory=None):
+    """Masters a (all slots) and b (none; reached through a proxy when proxy_factory is
+    given), a list of LIST_LEN elements in SLOW_SLOT, and migrate-speed 32 so that copying
+    it takes about 40 s."""
+    a = server_factory(cluster_config({"migrate-speed": "32"}), name="a")
+    b = server_factory(cluster_config(), name="b")
+    p = proxy_factory(b) if proxy_factory else None
+    text = topology(master_line("a", a, "0-16383"),
+                    "%s %s %d master -" % (node_id("b"), (p or b).host, (p or b).port))
+    push([a, b], text, 1, setid={a: "a", b: "b"})
+    key = "{%s}list" % tag_for_slot(SLOW_SLOT)
+    c = a.client()
+    for i in range(0, LIST_LEN, 1000):
+        c.rpush(key, *range(i, i + 1000))
+    return a, b, p, key
+
+
+def start_slow(a, b, key):
+    ok(migrate(a, SLOW_SLOT, "b"))
+    assert info(a)["migrating_state"] == "start"
+    # Some keys reached the destination's import link before the fault.
+    wait_until(lambda: count_in_slot(b, SLOW_SLOT) == 1, timeout=10,
+               msg="the list started arriving on the destination")
+
+
+def assert_source_serves(a, key):
+    c = a.client()
+    assert c.llen(key) == LIST_LEN  # no MOVED, no TRYAGAIN, nothing lost
+    c.rpush(key, "w")
+    assert c.rpop(key) == b"w"
+
+
+def retry_succeeds(a, b, key):
+    a.client().config_set("migrate-speed", "0")
+    ok(migrate(a, SLOW_SLOT, "b", "sync", "60"))
+    assert info(a)["migrating_state"] == "success"
+    assert b.client().llen(key) == LIST_LEN
+
+
+def test_s35_destination_killed(server_factory):
+    a, b, _, key = slow_setup(server_factory)
+    start_slow(a, b, key)
+    d = Deadline(60)
+    b.kill9()
+    wait_state(a, "migrating_state", "fail", timeout=5)
+    assert 60 - d.remaining() < 5
+    assert_source_serves(a, key)
+    b.start()
+    # The restarted destination never serves the partial copy (it does not own the slot) ...
+    assert "MOVED" in error_text(call(b, "LLEN", key))
+    # ... and a retry starts from an empty range there.
+    retry_succeeds(a, b, key)
+
+
+def test_s35_source_flushed(server_factory):
+    a, b, _, key = slow_setup(server_factory)
+    start_slow(a, b, key)
+    a.client().flushall()
+    wait_state(a, "migrating_state", "fail", timeout=5)
+    wait_state(b, "import_state", "error", timeout=5)
+    assert count_in_slot(b, SLOW_SLOT) == 0
+    c = a.client()
+    assert c.llen(key) == 0 and c.set(key, "x")  # served here, no MOVED
+
+
+def test_s35_source_killed_destination_drops_keys(server_factory):
+    a, b, _, key = slow_setup(server_factory)
+    start_slow(a, b, key)
+    a.kill9()
+    wait_state(b, "import_state", "error", timeout=5)
+    assert count_in_slot(b, SLOW_SLOT) == 0
+    a.start()
+    assert a.client().llen(key) == LIST_LEN
+    retry_succeeds(a, b, key)
+
+
+def test_s35_source_demoted_by_setnodes(server_factory):
+    a, b, _, key = slow_setup(server_factory)
+    start_slow(a, b, key)
+    v2 = topology(master_line("b", b, "0-16383"), slave_line("a", a, "b"))
+    d = Deadline(60)
+    push([a, b], v2, 2)
+    assert 60 - d.remaining() < 2
+    wait_state(a, "migrating_state", "fail", timeout=5)
+    wait_state(b, "import_state", "error", timeout=5)
+    assert count_in_slot(b, SLOW_SLOT) == 0
+
+
+def test_s35_network_blackhole(server_factory, proxy_factory):
+    a, b, p, key = slow_setup(server_factory, proxy_factory)
+    start_slow(a, b, key)
+    d = Deadline(60)
+    p.blackhole()
+    # The source notices within its receive timeout (2 s in the tests) plus the 1 s bound
+    # of the failure notice.
+    wait_state(a, "migrating_state", "fail", timeout=8)
+    assert 60 - d.remaining() < 8
+    assert_source_serves(a, key)
+    assert "[%d->-" % SLOW_SLOT not in a.command("CLUSTER", "NODES").decode()
+    # Once the network heals, the destination's import link is gone: its keys are dropped.
+    p.passthrough()
+    p.drop_connections()
+    wait_state(b, "import_state", "error", timeout=5)
+    assert count_in_slot(b, SLOW_SLOT) == 0
+    retry_succeeds(a, b, key)
+
+
+def test_migrated_keys_stay_until_setslot_then_go(server_factory):
+    a, b = two_masters(server_factory)
+    tag = tag_for_slot(5)
+    a.client().rpush("{%s}l" % tag, *range(100))
+    ok(migrate(a, 5, "b", "sync"))
+    assert count_in_slot(a, 5) == 1  # kept until the topology moves the slot
+    assert "MOVED 5 " in error_text(call(a, "LLEN", "{%s}l" % tag))
+    for s in (a, b):
+        ok(s.command("CLUSTERX", "SETSLOT", "5", "NODE", node_id("b"), "2"))
+    assert count_in_slot(a, 5) == 0
+    assert b.client().llen("{%s}l" % tag) == 100
+    assert "import_state" in info(b)
