@@ -336,4 +336,4 @@ def test_setnodes_returns_at_once_when_the_old_master_is_blackholed(server_facto
     assert prober.worst < bounded(1.0), prober.worst
     # r serves no slot here: MOVED is its answer; anything else (timeouts) is a failure
     assert all("MOVED" in e for e in prober.errors), prober.errors[:3]
-    assert prober.count > 0
+    assert prober.count + len(prober.errors) >= 5  # it was answered all along
