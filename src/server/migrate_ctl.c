@@ -56,6 +56,10 @@ struct migrate_waiter {
 
 struct migrate_job {
     struct server *srv; /* borrowed */
+    /* borrowed: the storage when the migration started (read once, under the server lock;
+     * a replica's DB swap could replace srv->st, but a node becoming a replica aborts the
+     * migration first) */
+    struct storage *st;
     struct kv_thread *thread;
     int abort_fd;           /* eventfd: stop_fd of every wait of the thread */
     atomic_bool shutdown;   /* migrate_ctl_stop: no best-effort notify */
@@ -448,7 +452,7 @@ static enum kv_code
 wal_round(struct migrate_job *job, struct link *l, uint64_t *cur, struct migrate_dump_stats *ds,
           struct kv_err *err)
 {
-    struct storage *st = job->srv->st;
+    struct storage *st = job->st;
     struct storage_snapshot *snap = storage_snapshot_new(st);
     uint64_t to = storage_snapshot_seq(snap);
     struct touched t = {.range = job->range, .keys = dict_new(NULL, false)};
@@ -497,10 +501,10 @@ run_migration(struct migrate_job *job, struct link *l, struct migrate_dump_stats
         return rc;
 
     /* Snapshot stage. */
-    struct storage_snapshot *snap = storage_snapshot_new(srv->st);
+    struct storage_snapshot *snap = storage_snapshot_new(job->st);
     uint64_t cur = storage_snapshot_seq(snap);
-    rc = migrate_dump_range(srv->st, snap, job->range, &job->opts, link_send, l, ds, err);
-    storage_snapshot_free(srv->st, snap);
+    rc = migrate_dump_range(job->st, snap, job->range, &job->opts, link_send, l, ds, err);
+    storage_snapshot_free(job->st, snap);
     if (rc == KV_OK)
         rc = link_flush(l, err);
     if (rc != KV_OK)
@@ -511,7 +515,7 @@ run_migration(struct migrate_job *job, struct link *l, struct migrate_dump_stats
 
     /* WAL catch-up. */
     for (int round = 0; round < MIGRATE_MAX_WAL_ROUNDS; round++) {
-        uint64_t latest = storage_latest_seq(srv->st);
+        uint64_t latest = storage_latest_seq(job->st);
         if (latest <= cur || latest - cur <= (uint64_t)job->opts.sequence_gap)
             break;
         if ((rc = wal_round(job, l, &cur, ds, err)) != KV_OK)
@@ -523,6 +527,7 @@ run_migration(struct migrate_job *job, struct link *l, struct migrate_dump_stats
     set_forbidden(s, &job->range);
     pthread_rwlock_wrlock(&srv->lock);
     pthread_rwlock_unlock(&srv->lock);
+    l->speed = 0; /* writes wait for this round: do not pace it */
     if ((rc = wal_round(job, l, &cur, ds, err)) != KV_OK)
         return rc;
 
@@ -878,6 +883,7 @@ migrate_ctl_start(struct server *srv, const struct migrate_ctl_request *req, str
     }
     struct migrate_job *job = kv_calloc(1, sizeof *job);
     job->srv = srv;
+    job->st = srv->st;
     job->range = req->range;
     snprintf(job->dst_id, sizeof job->dst_id, "%s", req->dst_id);
     snprintf(job->dst_host, sizeof job->dst_host, "%s", req->dst_host);

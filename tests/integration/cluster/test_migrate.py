@@ -110,8 +110,9 @@ def migrate(a, slot, dst, *extra):
     return call(a, "CLUSTERX", "MIGRATE", str(slot), node_id(dst), *extra)
 
 
-def test_migrate_all_types_with_ttl_then_moved(server_factory):
-    a, b = two_masters(server_factory)
+@pytest.mark.parametrize("mtype", ["redis-command", "raw-key-value"])
+def test_migrate_all_types_with_ttl_then_moved(server_factory, mtype):
+    a, b = two_masters(server_factory, cfg_a={"migrate-type": mtype})
     slot = 1234
     tag = tag_for_slot(slot)
     ca, cb = a.client(), b.client()
@@ -316,8 +317,9 @@ class Writer(threading.Thread):
         assert (score or 0) == self.incrs
 
 
-def test_migrate_busy_slot_with_concurrent_writers(server_factory):
-    a, b = two_masters(server_factory)
+@pytest.mark.parametrize("mtype", ["redis-command", "raw-key-value"])
+def test_migrate_busy_slot_with_concurrent_writers(server_factory, mtype):
+    a, b = two_masters(server_factory, cfg_a={"migrate-type": mtype})
     slot = 777
     tag = tag_for_slot(slot)
     ca = a.client()
