@@ -28,8 +28,8 @@ def tag_for_slot(slot):
         i += 1
 
 
-def info(server):
-    text = server.command("CLUSTER", "INFO")
+def info(server, password=None):
+    text = server.command("CLUSTER", "INFO", password=password)
     if isinstance(text, bytes):
         text = text.decode()
     out = {}
@@ -489,3 +489,44 @@ def test_migrated_keys_stay_until_setslot_then_go(server_factory):
     assert count_in_slot(a, 5) == 0
     assert b.client().llen("{%s}l" % tag) == 100
     assert "import_state" in info(b)
+
+
+def test_migrate_empty_slot_and_ranges(server_factory):
+    a, b = two_masters(server_factory)
+    ok(migrate(a, 16383, "b", "sync"))  # nothing in it
+    assert count_in_slot(b, 16383) == 0
+    ca = a.client()
+    for s in range(0, 10):
+        ca.set("{%s}k" % tag_for_slot(s), "v%d" % s)
+    ok(call(a, "CLUSTERX", "MIGRATE", "0-9", node_id("b"), "sync"))
+    assert info(a)["migrating_slot(s)"] == "0-9"
+    assert info(b)["importing_slot(s)"] == "0-9"
+    cb = b.client()
+    for s in range(0, 10):
+        assert cb.get("{%s}k" % tag_for_slot(s)) == b"v%d" % s
+    assert "has been migrated" in error_text(call(a, "CLUSTERX", "MIGRATE", "5-12",
+                                                  node_id("b")))
+    assert ca.set("{%s}k" % tag_for_slot(10), "still mine")
+
+
+def test_migrate_with_requirepass(server_factory):
+    a, b = two_masters(server_factory, cfg_b={"requirepass": "secret"})
+    tag = tag_for_slot(42)
+    a.client().set("{%s}k" % tag, "v")
+
+    def migrate_as(password):
+        c = a.client(password=password)
+        try:
+            return c.execute_command("CLUSTERX", "MIGRATE", "42", node_id("b"), "sync")
+        except Exception as exc:  # noqa: BLE001 - the error reply
+            return exc
+
+    # The source authenticates with its own requirepass: none, or a different one, fails.
+    assert "NOAUTH" in error_text(migrate_as(None))
+    assert info(a)["migrating_state"] == "fail"
+    a.client().config_set("requirepass", "wrong")
+    assert "password" in error_text(migrate_as("wrong")).lower()
+    assert info(a, password="wrong")["migrating_state"] == "fail"
+    a.client(password="wrong").config_set("requirepass", "secret")
+    assert migrate_as("secret") in (b"OK", True)
+    assert b.client(password="secret").get("{%s}k" % tag) == b"v"
