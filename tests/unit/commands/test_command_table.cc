@@ -39,6 +39,7 @@ Groups()
         {"hll", hll_commands, hll_commands_len},
         {"txn", txn_commands, txn_commands_len},
         {"pubsub", pubsub_commands, pubsub_commands_len},
+        {"cluster", cluster_commands, cluster_commands_len},
         {"migrate", migrate_commands, migrate_commands_len},
     };
 }
