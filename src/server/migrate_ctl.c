@@ -11,7 +11,7 @@
  * live key). Keys not touched since the previous round are already right on the destination, so
  * after the write-forbidden round the destination holds exactly the range as the source has it.
  *
- * State: one mutex-free reader/writer lock (`lock`) guards everything routing and INFO read;
+ * State: one reader/writer lock (`lock`) guards everything routing and INFO read;
  * `active` lets routing skip the lock until the first migration or import of the process.
  */
 #include "server/migrate_ctl.h"

@@ -12,10 +12,24 @@
  * serving the range.
  *
  * Destination side: CLUSTER IMPORT <range> 0 marks the connection as the import link
- * (the import-link flag cluster adds to conn.h; called CONN_F_IMPORTING here) and the range as
+ * (CONN_F_IMPORTING) and the range as
  * importing (after deleting its keys); 1 records the range as imported (served here until the
  * topology says so); 2, or the link closing while the import is in state start, deletes the range's
  * keys and ends in state error.
+ *
+ * Bounds: connecting to the destination waits at most replication-connect-timeout-ms, every send
+ * and every reply at most replication-recv-timeout-ms, and every wait also polls the job's abort
+ * fd, so a dead or blackholed destination, a topology change that takes the range away, FLUSHDB
+ * / FLUSHALL and shutdown all end the thread within those bounds (the abort cases within
+ * milliseconds). After a failure the source spends at most 1 s telling the destination (a fresh
+ * connection sending CLUSTER IMPORT <range> 2) before it reports fail, so that a controller
+ * that sees `fail` finds the destination clean when it is reachable; an unreachable one cleans
+ * up when the import link closes, or at the next CLUSTER IMPORT <range> 0.
+ *
+ * Known limits: keys of a slot are re-sent whole when a WAL round finds them touched, so a very
+ * large key written continuously costs a full copy per round (at most 10 rounds, then the
+ * write-forbidden one). A blocked client (BLMOVE ...) woken during the write-forbidden phase is
+ * not routed again and could write the range after its tail was read.
  *
  * What the server must do (the cluster wiring):
  *   - srv->migrate (struct migrate_ctl_state *) is owned by this module: migrate_ctl_init
