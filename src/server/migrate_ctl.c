@@ -73,6 +73,9 @@ struct migrate_job {
     int64_t connect_ms, io_ms;
     struct migrate_waiter waiter; /* under state lock */
     bool done;                    /* under state lock: the thread has set the final state */
+    /* the thread's own, for its log line */
+    int wal_rounds;          /* catch-up rounds before the write-forbidden one */
+    int64_t forbidden_since; /* monotonic ms; 0 = writes never refused */
 };
 
 struct migrate_ctl_state {
@@ -351,7 +354,7 @@ waiter_post_locked(struct migrate_waiter *wt, int kind, const char *msg)
     r->conn_id = wt->conn_id;
     r->kind = kind;
     if (msg != NULL)
-        snprintf(r->msg, sizeof r->msg, "ERR %s", msg);
+        snprintf(r->msg, sizeof r->msg, "ERR %.*s", (int)(sizeof r->msg - 5), msg);
     worker_post(wt->w, waiter_reply_task, r);
     wt->conn_id = 0;
 }
@@ -461,14 +464,17 @@ wal_round(struct migrate_job *job, struct link *l, uint64_t *cur, struct migrate
     if (rc == KV_OK && t.flushed)
         rc = kv_err_set(err, KV_ERR, "the slot's keys were deleted (FLUSHDB) during migration");
     if (rc == KV_OK) {
+        size_t n = dict_size(t.keys), i = 0;
+        struct kv_slice *keys = kv_calloc(n > 0 ? n : 1, sizeof *keys);
         struct dict_iter di;
         dict_iter_init(&di, t.keys);
         const void *k;
         size_t klen;
         void *v;
-        while (rc == KV_OK && dict_iter_next(&di, &k, &klen, &v))
-            rc = migrate_dump_key(st, snap, kv_slice_make(k, klen), true, &job->opts, link_send, l,
-                                  ds, err);
+        while (i < n && dict_iter_next(&di, &k, &klen, &v))
+            keys[i++] = kv_slice_make(k, klen); /* borrowed from the dict */
+        rc = migrate_dump_keys(st, snap, keys, i, true, &job->opts, link_send, l, ds, err);
+        kv_free(keys);
     }
     if (rc == KV_OK)
         rc = link_flush(l, err);
@@ -520,11 +526,13 @@ run_migration(struct migrate_job *job, struct link *l, struct migrate_dump_stats
             break;
         if ((rc = wal_round(job, l, &cur, ds, err)) != KV_OK)
             return rc;
+        job->wal_rounds++;
     }
 
     /* Write-forbidden tail: forbid, then wait out the writes routed before (they hold the
      * server lock shared until they are written), then replay what is left. */
     set_forbidden(s, &job->range);
+    job->forbidden_since = clock_mono_ms();
     pthread_rwlock_wrlock(&srv->lock);
     pthread_rwlock_unlock(&srv->lock);
     l->speed = 0; /* writes wait for this round: do not pace it */
@@ -586,9 +594,11 @@ migrate_thread(struct kv_thread *self, void *arg)
         notify_failure(job);
     } else {
         LOG_INFO("migration of slots %u-%u to %s:%u succeeded: %" PRIu64 " keys, %" PRIu64
-                 " commands, %" PRIu64 " bytes in %" PRId64 " ms",
+                 " commands, %" PRIu64 " bytes in %" PRId64 " ms (%d WAL rounds, writes "
+                 "refused for %" PRId64 " ms)",
                  job->range.start, job->range.end, job->dst_host, job->dst_port, ds.keys,
-                 ds.commands, ds.bytes, elapsed);
+                 ds.commands, ds.bytes, elapsed, job->wal_rounds,
+                 clock_mono_ms() - job->forbidden_since);
     }
 
     pthread_rwlock_wrlock(&s->lock);

@@ -32,7 +32,10 @@ struct dump_ctx {
     struct migrate_dump_stats *ds;
     struct kv_err *err;
     struct cmdbuf cb;
-    struct storage_batch *raw_b; /* dump_raw: the batch being filled */
+    /* Raw records of consecutive keys share one batch (one APPLYBATCH, one write on the
+     * destination) until it reaches MIGRATE_DUMP_BATCH_BYTES; the dump sends the rest at its
+     * end. Keys are independent, so a key's raw records may follow other keys' commands. */
+    struct storage_batch *raw_b; /* owned; NULL until the first raw key */
 };
 
 static void
@@ -285,7 +288,9 @@ dump_raw(struct storage *st, const struct storage_snapshot *snap, struct kv_slic
          const struct meta *m, struct kv_slice raw_meta, bool replace, struct dump_ctx *d)
 {
     struct kv_slice ns = kv_slice_cstr(KEYS_DEFAULT_NAMESPACE);
-    struct storage_batch *b = storage_batch_new(st);
+    if (d->raw_b == NULL)
+        d->raw_b = storage_batch_new(st);
+    struct storage_batch *b = d->raw_b;
     struct kv_buf mk = {0};
     keys_meta_key(&mk, ns, true, key);
     bool complex = m->type != META_STRING;
@@ -300,51 +305,80 @@ dump_raw(struct storage *st, const struct storage_snapshot *snap, struct kv_slic
         kv_buf_deinit(&hi);
     }
     storage_batch_put(b, KV_CF_METADATA, kv_buf_slice(&mk), raw_meta);
+    kv_buf_deinit(&mk);
     enum kv_code rc = KV_OK;
     if (complex) {
-        d->raw_b = b;
         rc = for_each_subkey(st, snap, KV_CF_SUBKEY, key, m->version, raw_put_record, d);
         if (rc == KV_OK && m->type == META_ZSET)
             rc = for_each_subkey(st, snap, KV_CF_ZSET_SCORE, key, m->version, raw_put_score, d);
-        d->raw_b = NULL;
     }
-    if (rc == KV_OK)
+    if (rc == KV_OK && storage_batch_data(b).len >= MIGRATE_DUMP_BATCH_BYTES)
         rc = raw_send(d, b);
     if (rc == KV_OK)
         d->ds->keys++;
-    storage_batch_free(b);
-    kv_buf_deinit(&mk);
+    return rc;
+}
+
+/* The end of a dump: send the raw records still pending, free the buffers. */
+static enum kv_code
+dump_finish(struct dump_ctx *d, enum kv_code rc)
+{
+    if (d->raw_b != NULL) {
+        if (rc == KV_OK)
+            rc = raw_send(d, d->raw_b);
+        storage_batch_free(d->raw_b);
+        d->raw_b = NULL;
+    }
+    kv_buf_deinit(&d->cb.data);
     return rc;
 }
 
 /* --- API --- */
+
+/* One key as snap sees it (see migrate_dump_keys). */
+static enum kv_code
+dump_one_key(struct storage *st, const struct storage_snapshot *snap, struct kv_slice key,
+             bool replace, const struct migrate_dump_opts *o, struct dump_ctx *d, struct kv_buf *mk,
+             struct kv_buf *val)
+{
+    keys_meta_key(mk, kv_slice_cstr(KEYS_DEFAULT_NAMESPACE), true, key);
+    enum kv_code rc = storage_get(st, snap, KV_CF_METADATA, kv_buf_slice(mk), val, d->err);
+    struct meta m;
+    bool live = false;
+    if (rc == KV_OK)
+        live = meta_decode(kv_buf_slice(val), &m) == KV_OK && meta_is_live(&m, clock_now_ms());
+    else if (rc == KV_NOTFOUND)
+        rc = KV_OK;
+    if (rc != KV_OK)
+        return rc;
+    if (live)
+        return dump_meta(st, snap, key, &m, kv_buf_slice(val), replace, o, d);
+    return replace ? send_del(d, key) : KV_OK;
+}
+
+enum kv_code
+migrate_dump_keys(struct storage *st, const struct storage_snapshot *snap,
+                  const struct kv_slice *keys, size_t n, bool replace,
+                  const struct migrate_dump_opts *o, migrate_send_fn send, void *arg,
+                  struct migrate_dump_stats *ds, struct kv_err *err)
+{
+    struct dump_ctx d = {.send = send, .arg = arg, .ds = ds, .err = err};
+    struct kv_buf mk = {0}, val = {0};
+    enum kv_code rc = KV_OK;
+    for (size_t i = 0; i < n && rc == KV_OK; i++)
+        rc = dump_one_key(st, snap, keys[i], replace, o, &d, &mk, &val);
+    rc = dump_finish(&d, rc);
+    kv_buf_deinit(&mk);
+    kv_buf_deinit(&val);
+    return rc;
+}
 
 enum kv_code
 migrate_dump_key(struct storage *st, const struct storage_snapshot *snap, struct kv_slice key,
                  bool replace, const struct migrate_dump_opts *o, migrate_send_fn send, void *arg,
                  struct migrate_dump_stats *ds, struct kv_err *err)
 {
-    struct dump_ctx d = {.send = send, .arg = arg, .ds = ds, .err = err};
-    struct kv_buf mk = {0}, val = {0};
-    keys_meta_key(&mk, kv_slice_cstr(KEYS_DEFAULT_NAMESPACE), true, key);
-    enum kv_code rc = storage_get(st, snap, KV_CF_METADATA, kv_buf_slice(&mk), &val, err);
-    struct meta m;
-    bool live = false;
-    if (rc == KV_OK) {
-        live = meta_decode(kv_buf_slice(&val), &m) == KV_OK && meta_is_live(&m, clock_now_ms());
-    } else if (rc == KV_NOTFOUND) {
-        rc = KV_OK;
-    }
-    if (rc == KV_OK) {
-        if (live)
-            rc = dump_meta(st, snap, key, &m, kv_buf_slice(&val), replace, o, &d);
-        else if (replace)
-            rc = send_del(&d, key);
-    }
-    kv_buf_deinit(&d.cb.data);
-    kv_buf_deinit(&mk);
-    kv_buf_deinit(&val);
-    return rc;
+    return migrate_dump_keys(st, snap, &key, 1, replace, o, send, arg, ds, err);
 }
 
 enum kv_code
@@ -384,7 +418,7 @@ migrate_dump_range(struct storage *st, const struct storage_snapshot *snap,
     if (rc == KV_OK)
         rc = storage_iter_status(it, err);
     storage_iter_free(it);
-    kv_buf_deinit(&d.cb.data);
+    rc = dump_finish(&d, rc);
     kv_buf_deinit(&lo);
     kv_buf_deinit(&hi);
     return rc;

@@ -63,6 +63,12 @@ enum kv_code migrate_dump_key(struct storage *st, const struct storage_snapshot 
                               migrate_send_fn send, void *arg, struct migrate_dump_stats *ds,
                               struct kv_err *err);
 
+/* The same for keys[0..n) in one go (raw records of several keys share batches). */
+enum kv_code migrate_dump_keys(struct storage *st, const struct storage_snapshot *snap,
+                               const struct kv_slice *keys, size_t n, bool replace,
+                               const struct migrate_dump_opts *o, migrate_send_fn send, void *arg,
+                               struct migrate_dump_stats *ds, struct kv_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,12 +8,12 @@ temporary directories, fills one slot of a with --keys mixed keys (40 % strings 
 then hashes, lists, sets and sorted sets of 10 items each; every fifth key with a TTL), runs
 CLUSTERX MIGRATE <slot> <b> sync, and reports the time the sync reply took, the keys and bytes the
 source logged for the migration, and checks that b then holds as many keys of the slot as a.
-With writers, --writers threads keep writing keys of the slot (new strings, HSET, RPUSH) until
-the source answers MOVED. Each scenario gets fresh servers. Shared, noisy machines: compare runs
+With writers, --writers threads keep writing keys of the slot (new strings, HSET, RPUSH), each
+at most --write-rate writes/s, until the source answers MOVED. Each scenario gets fresh servers. Shared, noisy machines: compare runs
 made together only.
 
     /usr/bin/python3 tests/bench/bench_migrate.py [--binary build/kvrocks] [--keys 100000]
-        [--writers 2] [--pipeline 16] [--type redis-command|raw-key-value]
+        [--writers 2] [--write-rate 2000] [--pipeline 16] [--type redis-command|raw-key-value]
 """
 import argparse
 import hashlib
@@ -125,10 +125,15 @@ def fill(c, tag, n, seed=1):
     return payload
 
 
-def writer(port, tag, wid, stop, counts):
+def writer(port, tag, wid, stop, counts, rate):
     c = redis.Redis(port=port, socket_timeout=30)
     i = 0
+    start = time.monotonic()
     while not stop.is_set():
+        if rate > 0:
+            ahead = i / rate - (time.monotonic() - start)
+            if ahead > 0:
+                time.sleep(ahead)
         try:
             op = i % 3
             if op == 0:
@@ -164,7 +169,7 @@ def run(args, writers):
         payload = fill(a.client, tag, args.keys)
         stop = threading.Event()
         counts = {}
-        threads = [threading.Thread(target=writer, args=(a.port, tag, w, stop, counts))
+        threads = [threading.Thread(target=writer, args=(a.port, tag, w, stop, counts, args.write_rate))
                    for w in range(writers)]
         for t in threads:
             t.start()
@@ -178,9 +183,9 @@ def run(args, writers):
             t.join(60)
         if reply not in (b"OK", True):
             raise RuntimeError("migration failed: %r" % (reply,))
-        m = re.findall(r"succeeded: (\d+) keys, (\d+) commands, (\d+) bytes in (\d+) ms",
-                       a.log_text())
-        keys, cmds, wire, ms = (int(x) for x in m[-1])
+        m = re.findall(r"succeeded: (\d+) keys, (\d+) commands, (\d+) bytes in (\d+) ms "
+                       r"\((\d+) WAL rounds, writes refused for (\d+) ms\)", a.log_text())
+        keys, cmds, wire, ms, rounds, refused_ms = (int(x) for x in m[-1])
         na = a.client.execute_command("CLUSTER", "COUNTKEYSINSLOT", str(SLOT))
         nb = b.client.execute_command("CLUSTER", "COUNTKEYSINSLOT", str(SLOT))
         if na != nb:
@@ -189,7 +194,8 @@ def run(args, writers):
             "writers": writers, "keys_in_slot": nb, "keys_sent": keys, "commands": cmds,
             "wire_mb": wire / 1e6, "payload_mb": payload / 1e6, "seconds": elapsed,
             "server_ms": ms, "keys_per_s": nb / elapsed, "wire_mb_per_s": wire / 1e6 / elapsed,
-            "writes_during": sum(counts.values()),
+            "writes_during": sum(counts.values()), "wal_rounds": rounds,
+            "refused_ms": refused_ms,
         }
     finally:
         for s in (a, b):
@@ -207,19 +213,22 @@ def main():
     ap.add_argument("--keys", type=int, default=100000)
     ap.add_argument("--writers", type=int, default=2)
     ap.add_argument("--pipeline", type=int, default=16)
+    ap.add_argument("--write-rate", type=int, default=2000,
+                    help="writes per second per writer (0 = as fast as possible)")
     ap.add_argument("--type", default="redis-command",
                     choices=("redis-command", "raw-key-value"))
     args = ap.parse_args()
-    print("binary %s, %d keys in slot %d, pipeline %d, %s"
-          % (args.binary, args.keys, SLOT, args.pipeline, args.type))
-    print("%-8s %9s %9s %9s %8s %10s %9s %10s %8s" % (
+    print("binary %s, %d keys in slot %d, pipeline %d, %s, writers at %s writes/s each"
+          % (args.binary, args.keys, SLOT, args.pipeline, args.type, args.write_rate or "max"))
+    print("%-8s %9s %9s %9s %8s %10s %9s %10s %8s %7s %11s" % (
         "writers", "keys", "sent", "commands", "wire MB", "seconds", "keys/s", "wire MB/s",
-        "writes"))
+        "writes", "rounds", "refused ms"))
     for w in (0, args.writers) if args.writers else (0,):
         r = run(args, w)
-        print("%-8d %9d %9d %9d %8.1f %10.2f %9.0f %10.2f %8d" % (
+        print("%-8d %9d %9d %9d %8.1f %10.2f %9.0f %10.2f %8d %7d %11d" % (
             r["writers"], r["keys_in_slot"], r["keys_sent"], r["commands"], r["wire_mb"],
-            r["seconds"], r["keys_per_s"], r["wire_mb_per_s"], r["writes_during"]))
+            r["seconds"], r["keys_per_s"], r["wire_mb_per_s"], r["writes_during"],
+            r["wal_rounds"], r["refused_ms"]))
     return 0
 
 
