@@ -279,7 +279,11 @@ class Writer(threading.Thread):
         while not self.stop.is_set():
             op = i % 5
             try:
-                if op == 0:
+                if op == 0 and i % 7 == 0:
+                    k = self.key("s%d" % ((i // 5) % 300))
+                    self.c.delete(k)  # deleted keys must stay deleted
+                    self.strings[k] = None
+                elif op == 0:
                     k = self.key("s%d" % (i % 300))
                     self.c.set(k, "v%d" % i, px=3600000 if i % 2 else None)
                     self.strings[k] = b"v%d" % i
