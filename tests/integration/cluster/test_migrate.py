@@ -534,3 +534,16 @@ def test_migrate_with_requirepass(server_factory):
     a.client(password="wrong").config_set("requirepass", "secret")
     assert migrate_as("secret") in (b"OK", True)
     assert b.client(password="secret").get("{%s}k" % tag) == b"v"
+
+
+def test_migrate_to_a_stopped_destination_fails(server_factory):
+    a, b = two_masters(server_factory)
+    tag = tag_for_slot(99)
+    a.client().set("{%s}k" % tag, "v")
+    b.stop()
+    d = Deadline(60)
+    err = migrate(a, 99, "b", "sync")
+    assert 60 - d.remaining() < 5
+    assert "refused" in error_text(err).lower(), err
+    assert info(a)["migrating_state"] == "fail"
+    assert a.client().get("{%s}k" % tag) == b"v"  # still served here
