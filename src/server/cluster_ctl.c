@@ -130,6 +130,23 @@ log_role_change(const struct cluster_topology *cur, const struct cluster_topolog
     }
 }
 
+/* True when t would make this node replicate its own address (another id naming my host and
+ * port as its address): replication would connect to itself. */
+static bool
+replicates_itself(const struct cluster_ctl *cc, const struct server *srv,
+                  const struct cluster_topology *t)
+{
+    struct cluster_role role;
+    cluster_role_of(t, &role);
+    if (role.kind != CLUSTER_ROLE_REPLICA || role.master_port != srv->cfg->port)
+        return false;
+    for (size_t i = 0; i < cc->host_count; i++) {
+        if (strcmp(cc->hosts[i], role.master_host) == 0)
+            return true;
+    }
+    return false;
+}
+
 /* The common tail of every update, under the writer lock: save, publish, tell the migration
  * code, request the role. Takes next's reference. */
 static enum kv_code
@@ -137,6 +154,10 @@ install(struct server *srv, const struct cluster_topology *cur, struct cluster_t
         struct kv_err *err)
 {
     struct cluster_ctl *cc = srv->cluster;
+    if (replicates_itself(cc, srv, next)) {
+        nodes_topology_free(next);
+        return kv_err_set(err, KV_ERR_INVALID, "can't replicate itself");
+    }
     if (persisting(srv)) {
         enum kv_code rc = nodes_file_save(cc->nodes_path.ptr, next, err);
         if (rc != KV_OK) {

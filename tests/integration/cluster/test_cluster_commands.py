@@ -328,3 +328,13 @@ def test_slaveof_refused_in_cluster_mode(server_factory):
     s = server_factory(cluster_config())
     assert err(s, "SLAVEOF", "127.0.0.1", "1") == "can't change to slave in cluster mode"
     assert s.info("replication")["role"] == "master"
+
+
+def test_a_topology_that_makes_a_node_replicate_itself_is_refused(server_factory):
+    s = server_factory(cluster_config())
+    ok(s.command("CLUSTERX", "SETNODEID", node_id("me")))
+    ok(setnodes(s, master_line("me", s, "0-16383"), 1)[0])
+    # another id claims my address, and I am told to follow it
+    text = topology(master_line("ghost", s, "0-16383"), slave_line("me", ("127.0.0.1", 1), "ghost"))
+    assert error_text(setnodes(s, text, 2)[0]) == "can't replicate itself"
+    assert version(s) == 1 and s.info("replication")["role"] == "master"
