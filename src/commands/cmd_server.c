@@ -38,6 +38,7 @@
 #include "common/strconv.h"
 #include "server/blocking.h"
 #include "server/conn.h"
+#include "server/migrate_ctl.h"
 #include "server/server.h"
 #include "server/watch.h"
 
@@ -328,6 +329,7 @@ cmd_flushdb(struct cmd_ctx *ctx)
     if (rc != KV_OK)
         return rc;
     watch_on_flush(ctx->srv, &ctx->db->ns);
+    migrate_ctl_on_flush(ctx->srv);
     char ns[CONN_NS_MAX];
     client_ns(ctx, ns, sizeof ns);
     server_keyspace_flushed(ctx->srv, ns);
@@ -347,6 +349,7 @@ cmd_flushall(struct cmd_ctx *ctx)
     if (rc != KV_OK)
         return rc;
     watch_on_flush(ctx->srv, NULL);
+    migrate_ctl_on_flush(ctx->srv);
     server_keyspace_flushed(ctx->srv, NULL);
     LOG_WARN("all DB keys were flushed by %s", ctx->conn->addr);
     resp_write_ok(ctx->out);

@@ -14,13 +14,14 @@ struct group_table {
 };
 
 static const struct group_table groups[] = {
-    {conn_commands, &conn_commands_len},     {server_commands, &server_commands_len},
-    {key_commands, &key_commands_len},       {string_commands, &string_commands_len},
-    {repl_commands, &repl_commands_len},     {hash_commands, &hash_commands_len},
-    {list_commands, &list_commands_len},     {set_commands, &set_commands_len},
-    {zset_commands, &zset_commands_len},     {bitmap_commands, &bitmap_commands_len},
-    {hll_commands, &hll_commands_len},       {txn_commands, &txn_commands_len},
-    {pubsub_commands, &pubsub_commands_len}, {sort_commands, &sort_commands_len},
+    {conn_commands, &conn_commands_len},       {server_commands, &server_commands_len},
+    {key_commands, &key_commands_len},         {string_commands, &string_commands_len},
+    {repl_commands, &repl_commands_len},       {hash_commands, &hash_commands_len},
+    {list_commands, &list_commands_len},       {set_commands, &set_commands_len},
+    {zset_commands, &zset_commands_len},       {bitmap_commands, &bitmap_commands_len},
+    {hll_commands, &hll_commands_len},         {txn_commands, &txn_commands_len},
+    {pubsub_commands, &pubsub_commands_len},   {cluster_commands, &cluster_commands_len},
+    {migrate_commands, &migrate_commands_len}, {sort_commands, &sort_commands_len},
 };
 
 /* Registry values: the row and its position in `all` (the index of its statistics slot). */

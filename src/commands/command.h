@@ -134,6 +134,10 @@ extern const struct command_spec pubsub_commands[];
 extern const size_t pubsub_commands_len;
 extern const struct command_spec sort_commands[];
 extern const size_t sort_commands_len;
+extern const struct command_spec cluster_commands[];
+extern const size_t cluster_commands_len;
+extern const struct command_spec migrate_commands[];
+extern const size_t migrate_commands_len;
 
 #ifdef __cplusplus
 }

@@ -52,6 +52,7 @@ struct config_option {
     const char *const *names; /* OPT_ENUM: NULL-terminated, index = value */
 };
 
+static const char *const migrate_type_names[] = {"redis-command", "raw-key-value", NULL};
 static const char *const compression_names[] = {"no", "snappy", "zlib", "lz4", "zstd", NULL};
 
 /* The offset of field `f`, which must have C type `t`: a mismatch between the row's kind and the
@@ -144,6 +145,10 @@ static const struct config_option options[] = {
     /* cluster */
     BOOL_OPT("cluster-enabled", cluster_enabled, "no", IMMUTABLE),
     BOOL_OPT("persist-cluster-nodes-enabled", persist_cluster_nodes_enabled, "yes", MUTABLE),
+    INT_OPT("migrate-speed", migrate_speed, "4096", MUTABLE, 0, INT_MAX),
+    INT_OPT("migrate-pipeline-size", migrate_pipeline_size, "16", MUTABLE, 1, 65536),
+    INT_OPT("migrate-sequence-gap", migrate_sequence_gap, "10000", MUTABLE, 1, INT_MAX),
+    ENUM_OPT("migrate-type", migrate_type, "redis-command", MUTABLE, migrate_type_names),
 
     /* rocksdb */
     INT_OPT("rocksdb.block_cache_size", rocksdb_block_cache_size, "4096", IMMUTABLE, 1, INT_MAX),

@@ -36,6 +36,12 @@
 extern "C" {
 #endif
 
+/* migrate-type: how slot migration ships keys. */
+enum config_migrate_type {
+    CONFIG_MIGRATE_REDIS_COMMAND = 0, /* as commands (SET, RPUSH, ...) */
+    CONFIG_MIGRATE_RAW_KEY_VALUE,     /* as raw RocksDB write batches (APPLYBATCH) */
+};
+
 enum config_compression {
     CONFIG_COMPRESSION_NO = 0,
     CONFIG_COMPRESSION_SNAPPY,
@@ -98,6 +104,12 @@ struct config {
     /* cluster */
     bool cluster_enabled;               /* no */
     bool persist_cluster_nodes_enabled; /* yes; mutable */
+    /* slot migration (read when a migration starts) */
+    int migrate_speed;         /* commands per second, 4096; 0 = unlimited; mutable */
+    int migrate_pipeline_size; /* commands in flight, 16, 1..65536; mutable */
+    int migrate_sequence_gap;  /* WAL sequences left before the write-forbidden tail, 10000,
+                                  >= 1; mutable */
+    int migrate_type;          /* enum config_migrate_type, redis-command; mutable */
 
     /* rocksdb ("mutable" below means CONFIG SET accepts it; the apply hook must pass the
      * change to RocksDB) */

@@ -20,6 +20,7 @@
 #include "common/mem.h"
 #include "server/blocking.h"
 #include "server/dispatch.h"
+#include "server/migrate_ctl.h"
 #include "server/multi.h"
 #include "server/pubsub.h"
 #include "server/server.h"
@@ -151,6 +152,8 @@ conn_start(struct conn *c)
 static void
 release(struct conn *c, bool hand_over)
 {
+    if (conn_has_flag(c, CONN_F_IMPORTING))
+        migrate_ctl_on_conn_close(c);
     blocking_conn_free(c);
     watch_conn_free(c);
     multi_conn_free(c);

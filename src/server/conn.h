@@ -63,6 +63,10 @@ struct pubsub_state;
 #define CONN_F_DIRTY_EXEC (1u << 12)  /* a queued command failed: EXEC aborts */
 #define CONN_F_PAUSED_READ (1u << 13) /* reading paused: output backlog too big */
 #define CONN_F_DETACH (1u << 14)      /* hand the socket over once the output is written */
+/* The migration source's import link: set by CLUSTER IMPORT <range> 0 (server/migrate_ctl.c),
+ * read by routing (cluster_route_req.importing_conn); conn_free then calls
+ * migrate_ctl_on_conn_close. */
+#define CONN_F_IMPORTING (1u << 15)
 
 struct conn {
     uint64_t id; /* unique per process, from 1 */

@@ -8,6 +8,7 @@
 #include "commands/errors.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "server/cluster_ctl.h"
 #include "server/conn.h"
 #include "server/multi.h"
 #include "server/repl_ctl.h"
@@ -190,10 +191,37 @@ run_proc(struct conn *c, const struct command_spec *cmd, size_t index, int argc,
     }
 }
 
+/* Cluster mode: may this node run the command (cluster_ctl_route)? KV_OK, or the routing error
+ * in err. Outside cluster mode always KV_OK. */
+static enum kv_code
+cluster_check(struct conn *c, const struct command_spec *cmd, int argc, struct kv_slice *argv,
+              struct kv_err *err)
+{
+    if (!c->srv->cfg->cluster_enabled)
+        return KV_OK;
+    kv_err_clear(err);
+    return cluster_ctl_route(c->srv, c, cmd, argc, argv, err);
+}
+
+/* A keyed command in cluster mode is answered by routing (a replica owns no slot, so writes get
+ * MOVED), not by the read-only replica check. */
+static bool
+routed_by_cluster(const struct server *srv, const struct command_spec *cmd)
+{
+    return srv->cfg->cluster_enabled && (cmd->first_key > 0 || cmd->keys_fn != NULL);
+}
+
 void
 dispatch_run_queued(struct conn *c, const struct command_spec *cmd, size_t index, int argc,
                     struct kv_slice *argv)
 {
+    /* Routed again under EXEC's lock hold: the slot may have moved since it was queued. */
+    struct kv_err err;
+    enum kv_code rc = cluster_check(c, cmd, argc, argv, &err);
+    if (rc != KV_OK) {
+        reply_error(c, rc, err.msg);
+        return;
+    }
     run_proc(c, cmd, index, argc, argv, true);
 }
 
@@ -246,7 +274,7 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         return;
     }
     if (repl_ctl_is_replica(srv)) {
-        if ((cmd->flags & CMD_WRITE) && srv->cfg->slave_read_only) {
+        if ((cmd->flags & CMD_WRITE) && srv->cfg->slave_read_only && !routed_by_cluster(srv, cmd)) {
             reject(c, cmd, st, KV_ERR_READONLY, NULL);
             return;
         }
@@ -256,7 +284,14 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
             return;
         }
     }
+    struct kv_err route_err;
+    enum kv_code route_rc;
     if (in_multi && !(cmd->flags & CMD_MULTI_CTRL)) {
+        /* A routing error while queueing makes EXEC abort (Redis, Kvrocks). */
+        if ((route_rc = cluster_check(c, cmd, argc, argv, &route_err)) != KV_OK) {
+            reject(c, cmd, st, route_rc, route_err.msg);
+            return;
+        }
         multi_queue(c, cmd, cmd_index, argc, argv);
         resp_write_status(&c->rout, "QUEUED");
         return;
@@ -267,6 +302,12 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         pthread_rwlock_wrlock(&srv->lock);
     else
         pthread_rwlock_rdlock(&srv->lock);
+    /* Routed in the same lock hold as the execution (migrate_ctl.h). */
+    if ((route_rc = cluster_check(c, cmd, argc, argv, &route_err)) != KV_OK) {
+        pthread_rwlock_unlock(&srv->lock);
+        reject(c, cmd, st, route_rc, route_err.msg);
+        return;
+    }
     run_proc(c, cmd, cmd_index, argc, argv, false);
     pthread_rwlock_unlock(&srv->lock);
 }

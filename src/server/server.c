@@ -18,8 +18,10 @@
 #include "common/mem.h"
 #include "common/thread.h"
 #include "repl/repl_master.h"
+#include "server/cluster_ctl.h"
 #include "server/conn.h"
 #include "server/info.h"
+#include "server/migrate_ctl.h"
 #include "server/notify.h"
 #include "server/repl_ctl.h"
 #include "server/worker.h"
@@ -123,6 +125,11 @@ server_new(struct config *cfg, struct server **out, struct kv_err *err)
     /* The replication role is settled before anything could write to the DB. */
     if (rc == KV_OK)
         rc = repl_ctl_init(srv, err);
+    /* Cluster mode: the topology (and the role it gives) from nodes.conf, equally early. */
+    if (rc == KV_OK)
+        rc = cluster_ctl_init(srv, err);
+    if (rc == KV_OK && srv->cfg->cluster_enabled)
+        rc = migrate_ctl_init(srv, err);
     if (rc != KV_OK)
         goto fail;
     srv->used_memory_startup = kv_mem_used();
@@ -171,6 +178,7 @@ server_stop_and_free(struct server *srv, int64_t deadline_ms)
     }
     /* Replication threads never wait on workers; stop them first (bounded by their own
      * polling of stop fds), so no feeder reads the DB after it closes. */
+    migrate_ctl_stop(srv, deadline_ms);
     bool repl_stopped = repl_ctl_stop(srv, deadline_ms) == KV_OK;
     for (int i = 0; i < srv->nworkers; i++) {
         if (srv->workers[i] == NULL)
@@ -188,6 +196,10 @@ server_stop_and_free(struct server *srv, int64_t deadline_ms)
         all_stopped = false; /* a replication thread outlived the deadline */
     else if (all_stopped)
         repl_ctl_free(srv); /* workers are gone: nothing reads srv->repl any more */
+    if (all_stopped) {
+        migrate_ctl_free(srv); /* a no-op while its thread still runs */
+        cluster_ctl_free(srv);
+    }
     if (!all_stopped) {
         /* A worker stuck in a command still uses the DB: leave everything allocated and let
          * the process exit; RocksDB's WAL already holds every acknowledged write. */
@@ -399,6 +411,8 @@ server_apply_config(struct config *cfg, const char *name, void *arg, struct kv_e
         atomic_store(&srv->timeout_s, cfg->timeout);
     } else if (strcmp(name, "slowlog-max-len") == 0) {
         slowlog_trim(srv->slowlog, (size_t)cfg->slowlog_max_len);
+    } else if (strcmp(name, "persist-cluster-nodes-enabled") == 0) {
+        return cluster_ctl_config_changed(srv, name, err);
     } else if (strcmp(name, "workers") == 0) {
         LOG_WARN("workers set to %d: takes effect at the next start (%d running)", cfg->workers,
                  srv->nworkers);

@@ -86,6 +86,8 @@ struct keyspace_stats {
 struct server_keyspace;
 struct server_slowlog;
 struct repl_ctl_state;
+struct cluster_ctl;
+struct migrate_ctl_state;
 
 struct server {
     struct config *cfg;          /* borrowed from main; runtime changes under `lock` exclusive */
@@ -117,9 +119,12 @@ struct server {
     atomic_int maxclients;
     atomic_int timeout_s;
 
-    struct server_keyspace *keyspace; /* owned: keyspace statistics cache and its scanner */
-    struct server_slowlog *slowlog;   /* owned */
-    struct repl_ctl_state *repl;      /* owned: replication role (server/repl_ctl.c) */
+    struct server_keyspace *keyspace;  /* owned: keyspace statistics cache and its scanner */
+    struct server_slowlog *slowlog;    /* owned */
+    struct repl_ctl_state *repl;       /* owned: replication role (server/repl_ctl.c) */
+    struct cluster_ctl *cluster;       /* owned: topology, cluster mode only (cluster_ctl.c) */
+    struct migrate_ctl_state *migrate; /* owned: slot migration, cluster mode only
+                                          (server/migrate_ctl.c) */
 
     int shutdown_fd;       /* eventfd main waits on; written by server_request_shutdown */
     struct kv_buf pidfile; /* path of the pidfile we wrote ("" when none) */

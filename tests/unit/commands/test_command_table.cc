@@ -40,6 +40,8 @@ Groups()
         {"txn", txn_commands, txn_commands_len},
         {"pubsub", pubsub_commands, pubsub_commands_len},
         {"sort", sort_commands, sort_commands_len},
+        {"cluster", cluster_commands, cluster_commands_len},
+        {"migrate", migrate_commands, migrate_commands_len},
     };
 }
 
