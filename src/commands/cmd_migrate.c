@@ -71,9 +71,9 @@ migrate_cmd_clusterx_migrate(struct cmd_ctx *ctx)
     const struct cluster_topology *t = cluster_ctl_acquire(srv);
     const struct nodes_node *dst = NULL;
     rc = migrate_precheck(ctx, t, r, ctx->argv[3], &dst);
-    if (rc != KV_OK) {
+    if (rc != KV_OK || dst == NULL) { /* KV_OK always comes with dst */
         cluster_topology_unref(t);
-        return rc;
+        return rc != KV_OK ? rc : args_error(ctx, KV_ERR, MIGRATE_ERR_NO_DST);
     }
     const struct config *cfg = srv->cfg;
     char dst_id[NODES_ID_LEN + 1];
