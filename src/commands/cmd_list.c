@@ -332,7 +332,7 @@ move_generic(struct cmd_ctx *ctx, bool src_left, bool dst_left, bool *moved)
 static enum kv_code
 cmd_lmove(struct cmd_ctx *ctx)
 {
-    bool from_left, to_left, moved;
+    bool from_left = false, to_left = false, moved;
     enum kv_code rc;
     if ((rc = parse_side(ctx, 3, &from_left)) != KV_OK ||
         (rc = parse_side(ctx, 4, &to_left)) != KV_OK)
@@ -377,7 +377,7 @@ bmove_generic(struct cmd_ctx *ctx, bool from_left, bool to_left, int timeout_arg
 static enum kv_code
 cmd_blmove(struct cmd_ctx *ctx)
 {
-    bool from_left, to_left;
+    bool from_left = false, to_left = false;
     enum kv_code rc;
     if ((rc = parse_side(ctx, 3, &from_left)) != KV_OK ||
         (rc = parse_side(ctx, 4, &to_left)) != KV_OK)
