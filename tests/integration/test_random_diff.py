@@ -64,14 +64,19 @@ LEX_KEYS = ("z3", "z4")
 MEMBERS = ["a", "b", "c", "d", "e", "f", "g", "h", "1", "2", "10", "-3", "", "ab", "x y",
            b"\x00\xff"]
 SCORES = ["0", "1", "-1", "2", "2.5", "-3.25", "10", "1e3", "0.1", "7", "inf", "-inf", "+inf",
-          "3", "-0"]
+          "3", "-0", "1e17", "123456789012345678", "-0.0001", "5e-324", "0.3", "1.7976931348623157e308",
+          "4.5e15", "1E2", "0x10", " 1", "1 "]
 BAD_SCORES = ["abc", "nan", "", "1e", "(1"]
 SCORE_BOUNDS = ["-inf", "+inf", "inf", "(-inf", "(+inf", "0", "(0", "1", "(1", "2.5", "(2.5",
                 "5", "(10", "-1", "(-3.25", "1e3"]
 LEX_BOUNDS = ["-", "+", "[a", "(a", "[c", "(c", "[e", "(e", "[", "(", "[ab", "(x y"]
 BAD_LEX = ["a", "", "+x", "-a"]
 LONG_TTL_S = ["3600", "7200", "100000", "86400"]
-BAD_INTS = ["abc", "1.5", "", "9223372036854775808", "-9223372036854775809"]
+BAD_INTS = ["abc", "1.5", "", "9223372036854775808", "-9223372036854775809", "+1", "0x1"]
+HUGE_INTS = ["9223372036854775807", "-9223372036854775808", "4294967296", "-4294967297",
+             "2147483648", "-2147483649"]
+FLOATS = ["1.5", "-0.25", "10", "abc", "1e2", "inf", "-inf", "0.1", "0.2", "1e17", "-1e17",
+          "5e-324", "1.7976931348623157e308", "3.0", "1e-5", "nan", "", " 1", "0x10", "7"]
 
 # Commands that read or write a string-typed key's bytes: before them the kind of each
 # string-typed key on our server (string, bitmap or hll) is probed.
@@ -127,7 +132,7 @@ def scan_result(a, b, step):
         return a == b
     if a[0] != b"0" or b[0] != b"0":
         return False
-    if step.args[0] in ("HSCAN", "ZSCAN"):
+    if step.args[0].upper() in ("HSCAN", "ZSCAN"):
         return len(a[1]) % 2 == 0 and len(b[1]) % 2 == 0 and _pairs(a[1]) == _pairs(b[1])
     return _sorted(a[1]) == _sorted(b[1])
 
@@ -295,9 +300,15 @@ class Gen:
         return "".join(rng.choice("abcdef") for _ in range(rng.randint(1, 10)))
 
     def int_arg(self, lo=-5, hi=10):
-        if self.rng.random() < 0.05:
+        r = self.rng.random()
+        if r < 0.04:
             return self.rng.choice(BAD_INTS)
+        if r < 0.08:
+            return self.rng.choice(HUGE_INTS)
         return str(self.rng.randint(lo, hi))
+
+    def float_arg(self):
+        return self.rng.choice(FLOATS)
 
     def count_arg(self):
         rng = self.rng
@@ -411,8 +422,7 @@ class Gen:
         if c == 18:
             return Step([rng.choice(["INCRBY", "DECRBY"]), k(), self.int_arg(-100, 100)])
         if c == 19:
-            return Step(["INCRBYFLOAT", k(), rng.choice(["1.5", "-2", "0.1", "1e3", "abc",
-                                                         "inf", "3"])])
+            return Step(["INCRBYFLOAT", k(), self.float_arg()])
         if c == 20:
             args = ["LCS", k(), k()]
             r = rng.random()
@@ -454,9 +464,10 @@ class Gen:
             return Step(["HGETALL", k()], pairs)
         if c == 13:
             return Step(["HINCRBY", k(), self.member(), self.int_arg(-50, 50)])
+        if c == 17:
+            return Step(["HSET", k(), self.member(), rng.choice(FLOATS + HUGE_INTS)])
         if c == 14:
-            return Step(["HINCRBYFLOAT", k(), self.member(),
-                         rng.choice(["1.5", "-0.25", "10", "abc", "1e2", "inf"])])
+            return Step(["HINCRBYFLOAT", k(), self.member(), self.float_arg()])
         if c == 15:
             key = k()
             r = rng.random()
@@ -661,6 +672,10 @@ class Gen:
             return self.zadd()
         if c == 6:
             return Step(["ZINCRBY", k(), self.score(), self.member()])
+        if c == 29:
+            return Step(["ZADD", k(), "INCR"] + rng.sample(["NX", "XX", "GT", "LT"],
+                                                          rng.randint(0, 1))
+                        + [self.score(), self.member()])
         if c == 7:
             return Step(["ZREM", k()] + self.members(1, 3))
         if c == 8:
@@ -821,7 +836,8 @@ class Gen:
             return Step([rng.choice(["RENAME", "RENAMENX"]), k(group), k(group)])
         if c in (6, 7):
             group = rng.choice(list(GROUPS))
-            args = ["COPY", k(group), k(group)]
+            src = k(group)
+            args = ["COPY", src, src if rng.random() < 0.05 else k(group)]
             if rng.random() < 0.5:
                 args.append("REPLACE")
             return Step(args)
@@ -837,7 +853,10 @@ class Gen:
             at = int(time.time() * 1000) + ttl
             return Step(["PEXPIREAT", k(), str(at)], ttl_ms=ttl)
         if c == 13:
-            return Step([rng.choice(["EXPIREAT", "PEXPIREAT"]), k(), rng.choice(["1", "100"])])
+            if rng.random() < 0.5:
+                return Step([rng.choice(["EXPIREAT", "PEXPIREAT"]), k(), rng.choice(["1", "100"])])
+            return Step([rng.choice(["EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT"]), k(),
+                         rng.choice(HUGE_INTS + BAD_INTS)])
         if c in (14, 15):
             return Step(["TTL", k()], ttl_close(1))
         if c == 16:
@@ -883,8 +902,11 @@ class Gen:
                 step = maker()
                 if rng.random() < 0.04:
                     self.mangle(step)
+                if rng.random() < 0.05:
+                    step.args = [a.lower() if isinstance(a, str) and a.isalpha() and a.isupper()
+                                 else a for a in step.args]
                 name = step.args[0].upper()
-                if name == "SET" and "GET" in step.args[3:]:
+                if name == "SET" and "GET" in [str(a).upper() for a in step.args[3:]]:
                     name = "GETSET"
                 if name in STRING_CMDS or name in BIT_CMDS or name in HLL_CMDS:
                     self.check_kinds(name, self.keys_of(step.args))
@@ -979,7 +1001,7 @@ def test_random_stream_matches_redis(server, redis_ref):
             step = gen.step()
             if step.snapshot_of is not None:
                 step.snapshot = sides.snapshot(*step.snapshot_of)
-            if step.args[0] in ("DBSIZE", "SCAN", "KEYS", "RANDOMKEY"):
+            if step.args[0].upper() in ("DBSIZE", "SCAN", "KEYS", "RANDOMKEY"):
                 # Redis counts keys that expired but were not reclaimed yet (SCAN ... TYPE
                 # none even lists them): reclaim them.
                 sides.ref("EXISTS", *ALL_KEYS)
