@@ -491,3 +491,21 @@ subkey_unique(const struct kv_slice *items, size_t n, size_t stride, size_t *nun
     *nuniq = k;
     return out;
 }
+
+void
+subkey_view_begin(struct db *db, struct db *view, struct storage_snapshot **snap)
+{
+    *view = *db;
+    *snap = NULL;
+    if (db->snap == NULL) {
+        *snap = storage_snapshot_new(db->st);
+        view->snap = *snap;
+    }
+}
+
+void
+subkey_view_end(struct db *db, struct storage_snapshot *snap)
+{
+    if (snap != NULL)
+        storage_snapshot_free(db->st, snap);
+}

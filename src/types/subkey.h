@@ -13,7 +13,8 @@
  * hash field or set member itself.
  *
  * Nothing here reads or writes metadata: the caller has looked up the key's metadata (version,
- * size), holds the key lock when it writes, and sets db->snap when it wants a consistent view.
+ * size), holds the key lock when it writes, and sets db->snap when it wants a consistent view
+ * (subkey_view_begin makes one, for any type whose reader needs metadata and sub-keys to agree).
  *
  * Threads: any worker; the random generator is per thread.
  */
@@ -124,6 +125,14 @@ void subkey_sample_deinit(struct subkey_sample *s); /* frees; a zeroed struct is
 enum kv_code subkey_sample(struct db *db, struct kv_slice key, uint64_t version, uint64_t size,
                            uint64_t count, bool distinct, struct subkey_sample *out,
                            struct kv_err *err);
+
+/* --- read views --- */
+
+/* A consistent read view for a reader of a key's metadata and sub-keys: *view = *db reading
+ * through a snapshot taken here, or through db->snap when db already has one (then *snap is
+ * NULL). Release with subkey_view_end(db, *snap), which frees only a snapshot taken here. */
+void subkey_view_begin(struct db *db, struct db *view, struct storage_snapshot **snap);
+void subkey_view_end(struct db *db, struct storage_snapshot *snap);
 
 /* --- helpers --- */
 
