@@ -235,17 +235,7 @@ combine(struct db *db, enum set_op op, const struct kv_slice *keys, size_t n,
 enum kv_code
 set_card(struct db *db, struct kv_slice key, uint64_t *card, struct kv_err *err)
 {
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(db, key, META_SET, &m, &raw, err);
-    kv_buf_deinit(&raw);
-    if (rc == KV_NOTFOUND) {
-        *card = 0;
-        return KV_OK;
-    }
-    if (rc == KV_OK)
-        *card = m.size;
-    return rc;
+    return subkey_key_size(db, key, META_SET, card, err);
 }
 
 enum kv_code
@@ -277,38 +267,14 @@ enum kv_code
 set_scan(struct db *db, struct kv_slice key, const struct kv_slice *after, struct kv_slice pattern,
          size_t limit, subkey_fn fn, void *arg, struct kv_buf *last, bool *done, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    subkey_view_begin(db, &view, &snap);
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(&view, key, META_SET, &m, &raw, err);
-    if (rc == KV_OK) {
-        rc = subkey_scan(&view, key, m.version, after, pattern, limit, fn, arg, last, done, err);
-    } else if (rc == KV_NOTFOUND) {
-        kv_buf_clear(last);
-        *done = true;
-    }
-    subkey_view_end(db, snap);
-    kv_buf_deinit(&raw);
-    return rc;
+    return subkey_key_scan(db, key, META_SET, after, pattern, limit, fn, arg, last, done, err);
 }
 
 enum kv_code
 set_random(struct db *db, struct kv_slice key, uint64_t count, bool distinct,
            struct subkey_sample *out, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    subkey_view_begin(db, &view, &snap);
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(&view, key, META_SET, &m, &raw, err);
-    if (rc == KV_OK)
-        rc = subkey_sample(&view, key, m.version, m.size, count, distinct, out, err);
-    subkey_view_end(db, snap);
-    kv_buf_deinit(&raw);
-    return rc;
+    return subkey_key_sample(db, key, META_SET, count, distinct, out, err);
 }
 
 enum kv_code

@@ -624,17 +624,7 @@ walk_members(struct db *db, const struct zkey *z, entry_fn fn, void *arg, struct
 enum kv_code
 zset_card(struct db *db, struct kv_slice key, uint64_t *card, struct kv_err *err)
 {
-    struct zkey z;
-    zkey_init(&z, key);
-    enum kv_code rc = db_get_meta(db, key, META_ZSET, &z.m, &z.raw, err);
-    if (rc == KV_OK) {
-        *card = z.m.size;
-    } else if (rc == KV_NOTFOUND) {
-        *card = 0;
-        rc = KV_OK;
-    }
-    zkey_deinit(&z);
-    return rc;
+    return subkey_key_size(db, key, META_ZSET, card, err);
 }
 
 enum kv_code
@@ -782,38 +772,14 @@ zset_scan(struct db *db, struct kv_slice key, const struct kv_slice *after, stru
           size_t limit, subkey_fn fn, void *arg, struct kv_buf *last, bool *done,
           struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    subkey_view_begin(db, &view, &snap);
-    struct zkey z;
-    zkey_init(&z, key);
-    enum kv_code rc = zkey_open(&view, &z, err);
-    if (rc == KV_OK) {
-        rc = subkey_scan(&view, key, z.m.version, after, pattern, limit, fn, arg, last, done, err);
-    } else if (rc == KV_NOTFOUND) {
-        kv_buf_clear(last);
-        *done = true;
-    }
-    zkey_deinit(&z);
-    subkey_view_end(db, snap);
-    return rc;
+    return subkey_key_scan(db, key, META_ZSET, after, pattern, limit, fn, arg, last, done, err);
 }
 
 enum kv_code
 zset_random(struct db *db, struct kv_slice key, uint64_t count, bool distinct,
             struct subkey_sample *out, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    subkey_view_begin(db, &view, &snap);
-    struct zkey z;
-    zkey_init(&z, key);
-    enum kv_code rc = zkey_open(&view, &z, err);
-    if (rc == KV_OK)
-        rc = subkey_sample(&view, key, z.m.version, z.m.size, count, distinct, out, err);
-    zkey_deinit(&z);
-    subkey_view_end(db, snap);
-    return rc;
+    return subkey_key_sample(db, key, META_ZSET, count, distinct, out, err);
 }
 
 /* --- combinations --- */
