@@ -6,7 +6,6 @@
  * in Redis's order (some replies come before later arguments are even looked at: BITCOUNT and
  * BITPOS of an absent key), the index arithmetic and the replies.
  */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 

@@ -12,7 +12,6 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -22,7 +21,6 @@
 #include "commands/reads.h"
 #include "commands/scan_cursor.h"
 #include "common/mem.h"
-#include "common/strconv.h"
 #include "server/server.h"
 #include "types/hash.h"
 

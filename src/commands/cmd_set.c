@@ -12,7 +12,6 @@
  * Threads: the connection's worker.
  */
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 

@@ -5,7 +5,6 @@
  * DECR, INCRBY, DECRBY, INCRBYFLOAT, LCS, and Kvrocks' CAS and CAD. The storage work is in
  * types/str.h; here are argument parsing, Redis's checking order, and the replies.
  */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 

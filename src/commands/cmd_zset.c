@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +29,6 @@
 #include "commands/errors.h"
 #include "commands/reads.h"
 #include "commands/scan_cursor.h"
-#include "common/clock.h"
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "server/blocking.h"
@@ -63,18 +61,6 @@ static enum kv_code
 parse_positive(struct cmd_ctx *ctx, int i, int64_t *out)
 {
     return args_int64_range(ctx, i, 0, INT64_MAX, ERR_OUT_OF_RANGE_POSITIVE, out);
-}
-
-/* A blocking timeout in argv[i] as a monotonic deadline (0 = forever). */
-static enum kv_code
-parse_deadline(struct cmd_ctx *ctx, int i, int64_t *deadline_ms)
-{
-    int64_t ms;
-    enum kv_code rc = args_timeout_ms(ctx, i, &ms);
-    if (rc != KV_OK)
-        return rc;
-    *deadline_ms = ms == 0 ? 0 : clock_mono_ms() + ms;
-    return KV_OK;
 }
 
 /* Reply a list of members, with their scores when asked: flat in RESP2, [member, score] pairs in
@@ -624,7 +610,7 @@ static enum kv_code
 bzpop_generic(struct cmd_ctx *ctx, bool max)
 {
     int64_t deadline;
-    enum kv_code rc = parse_deadline(ctx, ctx->argc - 1, &deadline);
+    enum kv_code rc = args_deadline_ms(ctx, ctx->argc - 1, &deadline);
     if (rc != KV_OK)
         return rc;
     const struct kv_slice *keys = &ctx->argv[1];
@@ -662,58 +648,17 @@ cmd_bzpopmax(struct cmd_ctx *ctx)
     return bzpop_generic(ctx, true);
 }
 
-/* The ZMPOP / BZMPOP arguments from numkeys at argv[at] (zmpopGenericCommand's checks, in its
- * order). */
-struct mpop_args {
-    int first_key;
-    size_t numkeys;
-    bool max;
-    uint64_t count;
-};
-
-static enum kv_code
-parse_mpop(struct cmd_ctx *ctx, int at, struct mpop_args *a)
-{
-    int64_t numkeys;
-    enum kv_code rc = args_int64_range(ctx, at, 1, INT64_MAX, ERR_NUMKEYS_POSITIVE, &numkeys);
-    if (rc != KV_OK)
-        return rc;
-    if (numkeys > ctx->argc - at - 2)
-        return args_syntax_error(ctx);
-    a->first_key = at + 1;
-    a->numkeys = (size_t)numkeys;
-    int where = at + 1 + (int)numkeys;
-    if (args_is(ctx, where, "min"))
-        a->max = false;
-    else if (args_is(ctx, where, "max"))
-        a->max = true;
-    else
-        return args_syntax_error(ctx);
-    int64_t count = -1;
-    for (int j = where + 1; j < ctx->argc; j++) {
-        if (count == -1 && args_is(ctx, j, "count") && j + 1 < ctx->argc) {
-            j++;
-            if ((rc = args_int64_range(ctx, j, 1, INT64_MAX, ERR_COUNT_POSITIVE, &count)) != KV_OK)
-                return rc;
-        } else {
-            return args_syntax_error(ctx);
-        }
-    }
-    a->count = count == -1 ? 1 : (uint64_t)count;
-    return KV_OK;
-}
-
 /* Pop for (B)ZMPOP and reply [key, [[member, score], ...]]; *served false when every key is
  * absent (nothing replied). */
 static enum kv_code
-mpop_reply(struct cmd_ctx *ctx, const struct mpop_args *a, bool *served)
+mpop_reply(struct cmd_ctx *ctx, const struct args_mpop *a, bool *served)
 {
     const struct kv_slice *keys = &ctx->argv[a->first_key];
     struct zset_list l = ZSET_LIST_INIT;
     size_t which = 0;
     *served = false;
-    enum kv_code rc = zset_pop(ctx->db, keys, a->numkeys, a->max, a->count, blocking_is_retry(ctx),
-                               &which, &l, ctx->err);
+    enum kv_code rc = zset_pop(ctx->db, keys, a->numkeys, !a->first, a->count,
+                               blocking_is_retry(ctx), &which, &l, ctx->err);
     if (rc == KV_OK) {
         *served = true;
         resp_write_array(ctx->out, 2);
@@ -731,8 +676,8 @@ mpop_reply(struct cmd_ctx *ctx, const struct mpop_args *a, bool *served)
 static enum kv_code
 cmd_zmpop(struct cmd_ctx *ctx)
 {
-    struct mpop_args a;
-    enum kv_code rc = parse_mpop(ctx, 1, &a);
+    struct args_mpop a;
+    enum kv_code rc = args_mpop(ctx, 1, "min", "max", &a);
     if (rc != KV_OK)
         return rc;
     bool served;
@@ -747,12 +692,12 @@ cmd_zmpop(struct cmd_ctx *ctx)
 static enum kv_code
 cmd_bzmpop(struct cmd_ctx *ctx)
 {
-    struct mpop_args a;
-    enum kv_code rc = parse_mpop(ctx, 2, &a);
+    struct args_mpop a;
+    enum kv_code rc = args_mpop(ctx, 2, "min", "max", &a);
     if (rc != KV_OK)
         return rc;
     int64_t deadline;
-    if ((rc = parse_deadline(ctx, 1, &deadline)) != KV_OK)
+    if ((rc = args_deadline_ms(ctx, 1, &deadline)) != KV_OK)
         return rc;
     bool served;
     rc = mpop_reply(ctx, &a, &served);
