@@ -27,7 +27,9 @@ extern "C" {
 
 /* Count a read lookup's outcome in INFO's keyspace_hits (KV_OK, and KV_ERR_WRONGTYPE: Redis
  * counts a key of another type as a hit) or keyspace_misses (KV_NOTFOUND); other codes count
- * nothing. */
+ * nothing. Call it where Redis counts: on read lookups (GET, MGET, GETRANGE, STRLEN, GETEX,
+ * GETDEL, GETSET, SET ... GET, LCS, the collection reads, the bit reads), not on the lookups of
+ * writes (INCR, APPEND, SETNX, HSET, ...). */
 void reads_count_lookup(struct cmd_ctx *ctx, enum kv_code rc);
 
 /* The number of elements of a collection key: KV_OK (0 when absent), KV_ERR_WRONGTYPE. */
