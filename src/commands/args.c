@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "commands/errors.h"
+#include "common/clock.h"
 #include "common/strconv.h"
 
 enum kv_code
@@ -99,4 +100,47 @@ args_cstr(const struct cmd_ctx *ctx, int i, char *buf, size_t cap)
     memcpy(buf, ctx->argv[i].ptr, n);
     buf[n] = '\0';
     return buf;
+}
+
+enum kv_code
+args_deadline_ms(struct cmd_ctx *ctx, int i, int64_t *deadline_ms)
+{
+    int64_t ms;
+    enum kv_code rc = args_timeout_ms(ctx, i, &ms);
+    if (rc != KV_OK)
+        return rc;
+    *deadline_ms = ms == 0 ? 0 : clock_mono_ms() + ms;
+    return KV_OK;
+}
+
+enum kv_code
+args_mpop(struct cmd_ctx *ctx, int at, const char *first, const char *second, struct args_mpop *a)
+{
+    int64_t numkeys;
+    enum kv_code rc = args_int64_range(ctx, at, 1, INT64_MAX, ERR_NUMKEYS_POSITIVE, &numkeys);
+    if (rc != KV_OK)
+        return rc;
+    if (numkeys > ctx->argc - at - 2)
+        return args_syntax_error(ctx);
+    a->first_key = at + 1;
+    a->numkeys = (size_t)numkeys;
+    int where = at + 1 + (int)numkeys;
+    if (args_is(ctx, where, first))
+        a->first = true;
+    else if (args_is(ctx, where, second))
+        a->first = false;
+    else
+        return args_syntax_error(ctx);
+    int64_t count = -1;
+    for (int j = where + 1; j < ctx->argc; j++) {
+        if (count == -1 && args_is(ctx, j, "count") && j + 1 < ctx->argc) {
+            j++;
+            if ((rc = args_int64_range(ctx, j, 1, INT64_MAX, ERR_COUNT_POSITIVE, &count)) != KV_OK)
+                return rc;
+        } else {
+            return args_syntax_error(ctx);
+        }
+    }
+    a->count = count == -1 ? 1 : (uint64_t)count;
+    return KV_OK;
 }

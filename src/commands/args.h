@@ -35,6 +35,24 @@ enum kv_code args_long_double(struct cmd_ctx *ctx, int i, long double *out);
  * 0 = forever (also for timeouts too long for a deadline). */
 enum kv_code args_timeout_ms(struct cmd_ctx *ctx, int i, int64_t *out_ms);
 
+/* A blocking timeout in argv[i] (as args_timeout_ms) turned into a deadline on the monotonic
+ * clock in ms (0 = forever). */
+enum kv_code args_deadline_ms(struct cmd_ctx *ctx, int i, int64_t *deadline_ms);
+
+/* The arguments of LMPOP / ZMPOP (and of BLMPOP / BZMPOP after the timeout), from argv[at]:
+ * numkeys key [key ...] <first>|<second> [COUNT count], checked in Redis 7.0's order: numkeys
+ * ("numkeys should be greater than 0"; more than the arguments left: syntax error), the word
+ * (case-insensitive), then COUNT at most once ("count should be greater than 0"); anything else
+ * is a syntax error. */
+struct args_mpop {
+    int first_key;  /* argv index of the first key */
+    size_t numkeys; /* >= 1 */
+    bool first;     /* the word was `first` (LEFT, MIN), not `second` (RIGHT, MAX) */
+    uint64_t count; /* 1 without COUNT */
+};
+enum kv_code args_mpop(struct cmd_ctx *ctx, int at, const char *first, const char *second,
+                       struct args_mpop *a);
+
 /* Case-insensitive comparison of argv[i] with an option name. */
 bool args_is(const struct cmd_ctx *ctx, int i, const char *opt);
 

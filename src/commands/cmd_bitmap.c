@@ -6,13 +6,13 @@
  * in Redis's order (some replies come before later arguments are even looked at: BITCOUNT and
  * BITPOS of an absent key), the index arithmetic and the replies.
  */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "commands/reads.h"
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "server/server.h"
@@ -27,16 +27,6 @@
 #define ERR_BITFIELD_RO "BITFIELD_RO only supports the GET subcommand"
 
 /* --- shared parsing --- */
-
-/* INFO's keyspace_hits / keyspace_misses for a read lookup (a key of another type is a hit). */
-static void
-count_lookup(struct cmd_ctx *ctx, enum kv_code rc)
-{
-    if (rc == KV_OK || rc == KV_ERR_WRONGTYPE)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_hits, 1, memory_order_relaxed);
-    else if (rc == KV_NOTFOUND)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_misses, 1, memory_order_relaxed);
-}
 
 /* A bit offset in argv[i] (Redis's getBitOffsetFromArgument): an integer, or with `hash_bits`
  * > 0 also "#n" meaning n * hash_bits; negative or beyond BITMAP_MAX_OFFSET is an error. */
@@ -136,7 +126,7 @@ cmd_getbit(struct cmd_ctx *ctx)
     struct bitmap_view v;
     int bit = 0;
     rc = bitmap_view_open(ctx->db, ctx->argv[1], &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK)
         rc = bitmap_view_getbit(&v, offset, &bit, ctx->err);
     else if (rc == KV_NOTFOUND)
@@ -188,7 +178,7 @@ cmd_bitcount(struct cmd_ctx *ctx)
     struct bitmap_view v;
     int64_t count = 0;
     enum kv_code rc = bitmap_view_open(ctx->db, ctx->argv[1], &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK)
         rc = bitcount_of(ctx, &v, &count);
     else if (rc == KV_NOTFOUND)
@@ -255,7 +245,7 @@ cmd_bitpos(struct cmd_ctx *ctx)
     struct bitmap_view v;
     int64_t pos = bit ? -1 : 0;
     rc = bitmap_view_open(ctx->db, ctx->argv[1], &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK)
         rc = bitpos_of(ctx, &v, (int)bit, &pos);
     else if (rc == KV_NOTFOUND)

@@ -12,31 +12,19 @@
  */
 #include <inttypes.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "commands/reads.h"
 #include "commands/scan_cursor.h"
 #include "common/mem.h"
-#include "common/strconv.h"
 #include "server/server.h"
 #include "types/hash.h"
 
 /* --- shared helpers --- */
-
-/* INFO's keyspace_hits / keyspace_misses for read lookups, as Redis counts them (a key of another
- * type is a hit). */
-static void
-count_lookup(struct cmd_ctx *ctx, enum kv_code rc)
-{
-    if (rc == KV_OK || rc == KV_ERR_WRONGTYPE)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_hits, 1, memory_order_relaxed);
-    else if (rc == KV_NOTFOUND)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_misses, 1, memory_order_relaxed);
-}
 
 /* Collect fields only (HKEYS) or values only (HVALS) into a subkey_list. */
 static bool
@@ -63,7 +51,7 @@ read_all(struct cmd_ctx *ctx, subkey_fn fn, struct subkey_list *l)
     bool done = false;
     enum kv_code rc = hash_scan(ctx->db, ctx->argv[1], NULL, kv_slice_make(NULL, 0), 0, fn, l,
                                 &last, &done, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     kv_buf_deinit(&last);
     return rc == KV_NOTFOUND ? KV_OK : rc;
 }
@@ -115,7 +103,7 @@ cmd_hget(struct cmd_ctx *ctx)
 {
     struct kv_buf v = KV_BUF_INIT;
     enum kv_code rc = hash_get(ctx->db, ctx->argv[1], ctx->argv[2], &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK) {
         resp_write_bulk(ctx->out, v.ptr != NULL ? v.ptr : "", v.len);
     } else if (rc == KV_NOTFOUND) {
@@ -134,7 +122,7 @@ cmd_hmget(struct cmd_ctx *ctx)
     struct kv_buf *values = kv_calloc(n, sizeof *values);
     bool *found = kv_calloc(n, sizeof *found);
     enum kv_code rc = hash_mget(ctx->db, ctx->argv[1], &ctx->argv[2], n, values, found, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK) {
         resp_write_array(ctx->out, n);
         for (size_t i = 0; i < n; i++) {
@@ -170,7 +158,7 @@ cmd_hlen(struct cmd_ctx *ctx)
 {
     uint64_t n = 0;
     enum kv_code rc = hash_size(ctx->db, ctx->argv[1], &n, ctx->err);
-    count_lookup(ctx, rc == KV_OK && n == 0 ? KV_NOTFOUND : rc);
+    reads_count_lookup(ctx, rc == KV_OK && n == 0 ? KV_NOTFOUND : rc);
     if (rc == KV_OK)
         resp_write_int(ctx->out, (int64_t)n);
     return rc;
@@ -182,7 +170,7 @@ cmd_hstrlen(struct cmd_ctx *ctx)
 {
     struct kv_buf v = KV_BUF_INIT;
     enum kv_code rc = hash_get(ctx->db, ctx->argv[1], ctx->argv[2], &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         resp_write_int(ctx->out, rc == KV_OK ? (int64_t)v.len : 0);
         rc = KV_OK;
@@ -196,7 +184,7 @@ static enum kv_code
 cmd_hexists(struct cmd_ctx *ctx)
 {
     enum kv_code rc = hash_get(ctx->db, ctx->argv[1], ctx->argv[2], NULL, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         resp_write_int(ctx->out, rc == KV_OK ? 1 : 0);
         rc = KV_OK;
@@ -291,21 +279,11 @@ cmd_hincrbyfloat(struct cmd_ctx *ctx)
     return rc;
 }
 
-/* Reply the picks of HRANDFIELD with a count: fields, or with values as flat pairs (RESP2) or
- * two-element arrays (RESP3). */
+/* Writes a field's value after it. */
 static void
-reply_random_fields(struct cmd_ctx *ctx, const struct subkey_sample *s, bool withvalues)
+write_field_value(struct cmd_ctx *ctx, struct kv_slice value)
 {
-    bool nested = withvalues && ctx->out->proto >= 3;
-    resp_write_array(ctx->out, withvalues && !nested ? s->npicks * 2 : s->npicks);
-    for (size_t i = 0; i < s->npicks; i++) {
-        size_t e = s->picks[i];
-        if (nested)
-            resp_write_array(ctx->out, 2);
-        resp_write_bulk_slice(ctx->out, subkey_list_sub(&s->entries, e));
-        if (withvalues)
-            resp_write_bulk_slice(ctx->out, subkey_list_value(&s->entries, e));
-    }
+    resp_write_bulk_slice(ctx->out, value);
 }
 
 /* HRANDFIELD key [count [WITHVALUES]] -> without count a random field or nil; with a count an
@@ -313,142 +291,19 @@ reply_random_fields(struct cmd_ctx *ctx, const struct subkey_sample *s, bool wit
 static enum kv_code
 cmd_hrandfield(struct cmd_ctx *ctx)
 {
-    struct subkey_sample s = {SUBKEY_LIST_INIT, NULL, 0};
-    enum kv_code rc;
-    if (ctx->argc == 2) {
-        rc = hash_random(ctx->db, ctx->argv[1], 1, true, &s, ctx->err);
-        count_lookup(ctx, rc);
-        if (rc == KV_OK && s.npicks > 0) {
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&s.entries, s.picks[0]));
-        } else if (rc == KV_OK || rc == KV_NOTFOUND) {
-            resp_write_null(ctx->out);
-            rc = KV_OK;
-        }
-        goto out;
-    }
-    int64_t l;
-    if ((rc = args_int64(ctx, 2, &l)) != KV_OK)
-        goto out;
-    if (l == INT64_MIN) {
-        rc = args_error(ctx, KV_ERR_INVALID, ERR_RANGE_BETWEEN, -INT64_MAX, INT64_MAX);
-        goto out;
-    }
-    bool withvalues = false;
-    if (ctx->argc > 4 || (ctx->argc == 4 && !args_is(ctx, 3, "withvalues"))) {
-        rc = args_syntax_error(ctx);
-        goto out;
-    }
-    if (ctx->argc == 4) {
-        withvalues = true;
-        if (l < -INT64_MAX / 2 || l > INT64_MAX / 2) {
-            rc = args_error(ctx, KV_ERR_INVALID, "%s", ERR_OUT_OF_RANGE);
-            goto out;
-        }
-    }
-    uint64_t size = 0;
-    rc = hash_size(ctx->db, ctx->argv[1], &size, ctx->err);
-    count_lookup(ctx, rc == KV_OK && size == 0 ? KV_NOTFOUND : rc);
-    if (rc != KV_OK)
-        goto out;
-    if (size == 0 || l == 0) {
-        resp_write_array(ctx->out, 0);
-        goto out;
-    }
-    uint64_t count = l > 0 ? (uint64_t)l : (uint64_t)-l;
-    if (l < 0 && count > SUBKEY_SAMPLE_MAX_REPEATED) {
-        rc = args_error(ctx, KV_ERR_INVALID, "%s", ERR_OUT_OF_RANGE);
-        goto out;
-    }
-    rc = hash_random(ctx->db, ctx->argv[1], count, l > 0, &s, ctx->err);
-    if (rc == KV_NOTFOUND)
-        rc = KV_OK; /* deleted meanwhile: no picks */
-    if (rc == KV_OK)
-        reply_random_fields(ctx, &s, withvalues);
-out:
-    subkey_sample_deinit(&s);
-    return rc;
+    static const struct reads_random_ops ops = {hash_size, hash_random, "withvalues",
+                                                write_field_value};
+    return reads_random_generic(ctx, &ops);
 }
 
-/* The options of HSCAN after the cursor. */
-struct hscan_opts {
-    struct kv_slice pattern; /* ptr NULL: no MATCH */
-    int64_t count;           /* fields to examine, >= 1 */
-};
-
-/* [MATCH pattern] [COUNT count] in any order, the last of each winning, as Redis 7.0: a COUNT
- * below 1 or any other word is a syntax error. */
-static enum kv_code
-parse_hscan_opts(struct cmd_ctx *ctx, int from, struct hscan_opts *o)
-{
-    o->pattern = kv_slice_make(NULL, 0);
-    o->count = 10;
-    for (int i = from; i < ctx->argc; i += 2) {
-        bool has_value = i + 1 < ctx->argc;
-        if (args_is(ctx, i, "count") && has_value) {
-            enum kv_code rc = args_int64(ctx, i + 1, &o->count);
-            if (rc != KV_OK)
-                return rc;
-            if (o->count < 1)
-                return args_syntax_error(ctx);
-        } else if (args_is(ctx, i, "match") && has_value) {
-            o->pattern = ctx->argv[i + 1];
-        } else {
-            return args_syntax_error(ctx);
-        }
-    }
-    return KV_OK;
-}
-
-/* HSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor (bulk), [field, value, ...]].
- * Checks in Redis's order: the cursor, then the key (absent: an empty, finished scan whatever the
- * options), then the options. An unknown cursor restarts from the first field. */
+/* HSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor (bulk), [field, value, ...]]
+ * (reads_scan_generic). */
 static enum kv_code
 cmd_hscan(struct cmd_ctx *ctx)
 {
-    uint64_t cursor = 0;
-    if (scan_cursor_parse(ctx->argv[2], &cursor) != KV_OK)
-        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_INVALID_CURSOR);
-    uint64_t size = 0;
-    enum kv_code rc = hash_size(ctx->db, ctx->argv[1], &size, ctx->err);
-    count_lookup(ctx, rc == KV_OK && size == 0 ? KV_NOTFOUND : rc);
-    if (rc != KV_OK)
-        return rc;
-    struct hscan_opts o = {{NULL, 0}, 10};
-    if (size > 0 && (rc = parse_hscan_opts(ctx, 3, &o)) != KV_OK)
-        return rc;
-    struct scan_cursor_table *table = scan_cursor_shared();
-    struct kv_buf pos = KV_BUF_INIT, last = KV_BUF_INIT;
-    struct subkey_list l = SUBKEY_LIST_INIT;
-    bool done = true;
-    if (size > 0) {
-        bool resume =
-            scan_cursor_find(table, cursor, SCAN_CURSOR_HASH, ctx->db->ns, ctx->argv[1], &pos);
-        struct kv_slice after = kv_slice_make(pos.ptr != NULL ? pos.ptr : "", pos.len);
-        rc = hash_scan(ctx->db, ctx->argv[1], resume ? &after : NULL, o.pattern, (size_t)o.count,
-                       subkey_list_collect, &l, &last, &done, ctx->err);
-        if (rc == KV_NOTFOUND) {
-            rc = KV_OK;
-            done = true;
-        }
-    }
-    if (rc == KV_OK) {
-        uint64_t next = done ? 0
-                             : scan_cursor_save(table, SCAN_CURSOR_HASH, ctx->db->ns, ctx->argv[1],
-                                                kv_buf_slice(&last));
-        char num[STRCONV_INT64_BUF];
-        size_t n = strconv_from_uint64(next, num);
-        resp_write_array(ctx->out, 2);
-        resp_write_bulk(ctx->out, num, n);
-        resp_write_array(ctx->out, l.n * 2);
-        for (size_t i = 0; i < l.n; i++) {
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&l, i));
-            resp_write_bulk_slice(ctx->out, subkey_list_value(&l, i));
-        }
-    }
-    kv_buf_deinit(&pos);
-    kv_buf_deinit(&last);
-    subkey_list_deinit(&l);
-    return rc;
+    static const struct reads_scan_ops ops = {hash_size, hash_scan, subkey_list_collect,
+                                              SCAN_CURSOR_HASH, true};
+    return reads_scan_generic(ctx, &ops);
 }
 
 const struct command_spec hash_commands[] = {

@@ -12,7 +12,6 @@
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
-#include "common/clock.h"
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "server/blocking.h"
@@ -30,53 +29,6 @@ parse_side(struct cmd_ctx *ctx, int i, bool *left)
         *left = false;
     else
         return args_syntax_error(ctx);
-    return KV_OK;
-}
-
-/* A blocking timeout in argv[i] as a monotonic deadline (0 = forever). */
-static enum kv_code
-parse_deadline(struct cmd_ctx *ctx, int i, int64_t *deadline_ms)
-{
-    int64_t ms;
-    enum kv_code rc = args_timeout_ms(ctx, i, &ms);
-    if (rc != KV_OK)
-        return rc;
-    *deadline_ms = ms == 0 ? 0 : clock_mono_ms() + ms;
-    return KV_OK;
-}
-
-/* The LMPOP / BLMPOP arguments after the command (and BLMPOP's timeout): numkeys at argv[at],
- * the keys, LEFT|RIGHT, [COUNT count] (Redis' mpopGenericCommand checks, in its order). */
-struct mpop_args {
-    int first_key;
-    int64_t numkeys;
-    bool left;
-    uint64_t count;
-};
-
-static enum kv_code
-parse_mpop(struct cmd_ctx *ctx, int at, struct mpop_args *a)
-{
-    enum kv_code rc = args_int64_range(ctx, at, 1, INT64_MAX, ERR_NUMKEYS_POSITIVE, &a->numkeys);
-    if (rc != KV_OK)
-        return rc;
-    if (a->numkeys > ctx->argc - at - 2)
-        return args_syntax_error(ctx);
-    a->first_key = at + 1;
-    int where = at + 1 + (int)a->numkeys;
-    if ((rc = parse_side(ctx, where, &a->left)) != KV_OK)
-        return rc;
-    int64_t count = -1;
-    for (int j = where + 1; j < ctx->argc; j++) {
-        if (count == -1 && args_is(ctx, j, "COUNT") && j + 1 < ctx->argc) {
-            j++;
-            if ((rc = args_int64_range(ctx, j, 1, INT64_MAX, ERR_COUNT_POSITIVE, &count)) != KV_OK)
-                return rc;
-        } else {
-            return args_syntax_error(ctx);
-        }
-    }
-    a->count = count == -1 ? 1 : (uint64_t)count;
     return KV_OK;
 }
 
@@ -238,12 +190,12 @@ pop_first_nonempty(struct cmd_ctx *ctx, const struct kv_slice *keys, size_t n, b
 static enum kv_code
 cmd_lmpop(struct cmd_ctx *ctx)
 {
-    struct mpop_args a;
-    enum kv_code rc = parse_mpop(ctx, 1, &a);
+    struct args_mpop a;
+    enum kv_code rc = args_mpop(ctx, 1, "left", "right", &a);
     if (rc != KV_OK)
         return rc;
     bool served;
-    rc = pop_first_nonempty(ctx, &ctx->argv[a.first_key], (size_t)a.numkeys, a.left, a.count, true,
+    rc = pop_first_nonempty(ctx, &ctx->argv[a.first_key], a.numkeys, a.first, a.count, true,
                             &served);
     if (rc == KV_OK && !served)
         resp_write_null_array(ctx->out);
@@ -255,7 +207,7 @@ static enum kv_code
 bpop_generic(struct cmd_ctx *ctx, bool left)
 {
     int64_t deadline;
-    enum kv_code rc = parse_deadline(ctx, ctx->argc - 1, &deadline);
+    enum kv_code rc = args_deadline_ms(ctx, ctx->argc - 1, &deadline);
     if (rc != KV_OK)
         return rc;
     const struct kv_slice *keys = &ctx->argv[1];
@@ -290,23 +242,23 @@ cmd_brpop(struct cmd_ctx *ctx)
 static enum kv_code
 cmd_blmpop(struct cmd_ctx *ctx)
 {
-    struct mpop_args a;
-    enum kv_code rc = parse_mpop(ctx, 2, &a);
+    struct args_mpop a;
+    enum kv_code rc = args_mpop(ctx, 2, "left", "right", &a);
     if (rc != KV_OK)
         return rc;
     int64_t deadline;
-    if ((rc = parse_deadline(ctx, 1, &deadline)) != KV_OK)
+    if ((rc = args_deadline_ms(ctx, 1, &deadline)) != KV_OK)
         return rc;
     const struct kv_slice *keys = &ctx->argv[a.first_key];
     bool served;
-    rc = pop_first_nonempty(ctx, keys, (size_t)a.numkeys, a.left, a.count, true, &served);
+    rc = pop_first_nonempty(ctx, keys, a.numkeys, a.first, a.count, true, &served);
     if (rc != KV_OK || served)
         return rc;
     if (!blocking_can_block(ctx)) {
         resp_write_null_array(ctx->out);
         return KV_OK;
     }
-    return blocking_block(ctx, keys, (size_t)a.numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY);
+    return blocking_block(ctx, keys, a.numkeys, deadline, BLOCKING_REPLY_NULL_ARRAY);
 }
 
 /* --- moves --- */
@@ -358,7 +310,7 @@ static enum kv_code
 bmove_generic(struct cmd_ctx *ctx, bool from_left, bool to_left, int timeout_arg)
 {
     int64_t deadline;
-    enum kv_code rc = parse_deadline(ctx, timeout_arg, &deadline);
+    enum kv_code rc = args_deadline_ms(ctx, timeout_arg, &deadline);
     if (rc != KV_OK)
         return rc;
     bool moved;

@@ -12,13 +12,13 @@
  * Threads: the connection's worker.
  */
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "commands/reads.h"
 #include "commands/scan_cursor.h"
 #include "common/mem.h"
 #include "common/strconv.h"
@@ -26,17 +26,6 @@
 #include "types/set.h"
 
 /* --- shared helpers --- */
-
-/* INFO's keyspace_hits / keyspace_misses for read lookups, as Redis counts them (a key of another
- * type is a hit). */
-static void
-count_lookup(struct cmd_ctx *ctx, enum kv_code rc)
-{
-    if (rc == KV_OK || rc == KV_ERR_WRONGTYPE)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_hits, 1, memory_order_relaxed);
-    else if (rc == KV_NOTFOUND)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_misses, 1, memory_order_relaxed);
-}
 
 /* A set_member_fn appending to the subkey_list `arg`. */
 static bool
@@ -87,7 +76,7 @@ cmd_scard(struct cmd_ctx *ctx)
 {
     uint64_t n = 0;
     enum kv_code rc = set_card(ctx->db, ctx->argv[1], &n, ctx->err);
-    count_lookup(ctx, rc == KV_OK && n == 0 ? KV_NOTFOUND : rc);
+    reads_count_lookup(ctx, rc == KV_OK && n == 0 ? KV_NOTFOUND : rc);
     if (rc == KV_OK)
         resp_write_int(ctx->out, (int64_t)n);
     return rc;
@@ -102,7 +91,7 @@ cmd_smembers(struct cmd_ctx *ctx)
     bool done = false;
     enum kv_code rc = set_scan(ctx->db, ctx->argv[1], NULL, kv_slice_make(NULL, 0), 0,
                                subkey_list_collect, &l, &last, &done, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_NOTFOUND)
         rc = KV_OK;
     if (rc == KV_OK)
@@ -119,7 +108,7 @@ ismember_generic(struct cmd_ctx *ctx, bool multi)
     size_t n = (size_t)ctx->argc - 2;
     bool *in = kv_calloc(n, sizeof *in);
     enum kv_code rc = set_is_member(ctx->db, ctx->argv[1], &ctx->argv[2], n, in, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK) {
         if (multi)
             resp_write_array(ctx->out, n);
@@ -175,53 +164,8 @@ cmd_spop(struct cmd_ctx *ctx)
 static enum kv_code
 cmd_srandmember(struct cmd_ctx *ctx)
 {
-    if (ctx->argc > 3)
-        return args_syntax_error(ctx);
-    struct subkey_sample s = {SUBKEY_LIST_INIT, NULL, 0};
-    enum kv_code rc;
-    if (ctx->argc == 2) {
-        rc = set_random(ctx->db, ctx->argv[1], 1, true, &s, ctx->err);
-        count_lookup(ctx, rc);
-        if (rc == KV_OK && s.npicks > 0) {
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&s.entries, s.picks[0]));
-        } else if (rc == KV_OK || rc == KV_NOTFOUND) {
-            resp_write_null(ctx->out);
-            rc = KV_OK;
-        }
-        goto out;
-    }
-    int64_t l;
-    if ((rc = args_int64(ctx, 2, &l)) != KV_OK)
-        goto out;
-    if (l == INT64_MIN) {
-        rc = args_error(ctx, KV_ERR_INVALID, ERR_RANGE_BETWEEN, -INT64_MAX, INT64_MAX);
-        goto out;
-    }
-    uint64_t size = 0;
-    rc = set_card(ctx->db, ctx->argv[1], &size, ctx->err);
-    count_lookup(ctx, rc == KV_OK && size == 0 ? KV_NOTFOUND : rc);
-    if (rc != KV_OK)
-        goto out;
-    if (size == 0 || l == 0) {
-        resp_write_array(ctx->out, 0);
-        goto out;
-    }
-    uint64_t count = l > 0 ? (uint64_t)l : (uint64_t)-l;
-    if (l < 0 && count > SUBKEY_SAMPLE_MAX_REPEATED) {
-        rc = args_error(ctx, KV_ERR_INVALID, "%s", ERR_OUT_OF_RANGE);
-        goto out;
-    }
-    rc = set_random(ctx->db, ctx->argv[1], count, l > 0, &s, ctx->err);
-    if (rc == KV_NOTFOUND)
-        rc = KV_OK; /* deleted meanwhile: no picks */
-    if (rc == KV_OK) {
-        resp_write_array(ctx->out, s.npicks);
-        for (size_t i = 0; i < s.npicks; i++)
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&s.entries, s.picks[i]));
-    }
-out:
-    subkey_sample_deinit(&s);
-    return rc;
+    static const struct reads_random_ops ops = {set_card, set_random, NULL, NULL};
+    return reads_random_generic(ctx, &ops);
 }
 
 /* SMOVE source destination member -> integer: 1 when moved, 0 when source lacks it. */
@@ -361,84 +305,14 @@ sintercard_keys(int argc, const struct kv_slice *argv, int *idx, int cap)
     return n;
 }
 
-/* The options of SSCAN after the cursor. */
-struct sscan_opts {
-    struct kv_slice pattern; /* ptr NULL: no MATCH */
-    int64_t count;           /* members to examine, >= 1 */
-};
-
-/* [MATCH pattern] [COUNT count] in any order, the last of each winning, as Redis 7.0: a COUNT
- * below 1 or any other word is a syntax error. */
-static enum kv_code
-parse_sscan_opts(struct cmd_ctx *ctx, int from, struct sscan_opts *o)
-{
-    o->pattern = kv_slice_make(NULL, 0);
-    o->count = 10;
-    for (int i = from; i < ctx->argc; i += 2) {
-        bool has_value = i + 1 < ctx->argc;
-        if (args_is(ctx, i, "count") && has_value) {
-            enum kv_code rc = args_int64(ctx, i + 1, &o->count);
-            if (rc != KV_OK)
-                return rc;
-            if (o->count < 1)
-                return args_syntax_error(ctx);
-        } else if (args_is(ctx, i, "match") && has_value) {
-            o->pattern = ctx->argv[i + 1];
-        } else {
-            return args_syntax_error(ctx);
-        }
-    }
-    return KV_OK;
-}
-
-/* SSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor (bulk), [member, ...]]. Checks
- * in Redis's order: the cursor, then the key (absent: an empty, finished scan whatever the
- * options), then the options. An unknown cursor restarts from the first member. */
+/* SSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor (bulk), [member, ...]]
+ * (reads_scan_generic). */
 static enum kv_code
 cmd_sscan(struct cmd_ctx *ctx)
 {
-    uint64_t cursor = 0;
-    if (scan_cursor_parse(ctx->argv[2], &cursor) != KV_OK)
-        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_INVALID_CURSOR);
-    uint64_t size = 0;
-    enum kv_code rc = set_card(ctx->db, ctx->argv[1], &size, ctx->err);
-    count_lookup(ctx, rc == KV_OK && size == 0 ? KV_NOTFOUND : rc);
-    if (rc != KV_OK)
-        return rc;
-    struct sscan_opts o = {{NULL, 0}, 10};
-    if (size > 0 && (rc = parse_sscan_opts(ctx, 3, &o)) != KV_OK)
-        return rc;
-    struct scan_cursor_table *table = scan_cursor_shared();
-    struct kv_buf pos = KV_BUF_INIT, last = KV_BUF_INIT;
-    struct subkey_list l = SUBKEY_LIST_INIT;
-    bool done = true;
-    if (size > 0) {
-        bool resume =
-            scan_cursor_find(table, cursor, SCAN_CURSOR_SET, ctx->db->ns, ctx->argv[1], &pos);
-        struct kv_slice after = kv_slice_make(pos.ptr != NULL ? pos.ptr : "", pos.len);
-        rc = set_scan(ctx->db, ctx->argv[1], resume ? &after : NULL, o.pattern, (size_t)o.count,
-                      subkey_list_collect, &l, &last, &done, ctx->err);
-        if (rc == KV_NOTFOUND) {
-            rc = KV_OK;
-            done = true;
-        }
-    }
-    if (rc == KV_OK) {
-        uint64_t next = done ? 0
-                             : scan_cursor_save(table, SCAN_CURSOR_SET, ctx->db->ns, ctx->argv[1],
-                                                kv_buf_slice(&last));
-        char num[STRCONV_INT64_BUF];
-        size_t n = strconv_from_uint64(next, num);
-        resp_write_array(ctx->out, 2);
-        resp_write_bulk(ctx->out, num, n);
-        resp_write_array(ctx->out, l.n);
-        for (size_t i = 0; i < l.n; i++)
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&l, i));
-    }
-    kv_buf_deinit(&pos);
-    kv_buf_deinit(&last);
-    subkey_list_deinit(&l);
-    return rc;
+    static const struct reads_scan_ops ops = {set_card, set_scan, subkey_list_collect,
+                                              SCAN_CURSOR_SET, false};
+    return reads_scan_generic(ctx, &ops);
 }
 
 const struct command_spec set_commands[] = {

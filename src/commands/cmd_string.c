@@ -5,13 +5,13 @@
  * DECR, INCRBY, DECRBY, INCRBYFLOAT, LCS, and Kvrocks' CAS and CAD. The storage work is in
  * types/str.h; here are argument parsing, Redis's checking order, and the replies.
  */
-#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "commands/reads.h"
 #include "common/clock.h"
 #include "common/mem.h"
 #include "server/server.h"
@@ -122,18 +122,6 @@ max_string_len(const struct cmd_ctx *ctx)
     return v > 0 ? (uint64_t)v : 0;
 }
 
-/* INFO's keyspace_hits / keyspace_misses, counted where Redis counts them: on each read lookup
- * (GET, MGET, GETRANGE, STRLEN, GETEX, GETDEL, GETSET, SET ... GET, LCS), a key of another type
- * being a hit. Write lookups (INCR, APPEND, SETNX, ...) are not counted. */
-static void
-count_lookup(struct cmd_ctx *ctx, enum kv_code rc)
-{
-    if (rc == KV_OK || rc == KV_ERR_WRONGTYPE)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_hits, 1, memory_order_relaxed);
-    else if (rc == KV_NOTFOUND)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_misses, 1, memory_order_relaxed);
-}
-
 /* Reply a copied value or nil. */
 static void
 reply_value_or_null(struct cmd_ctx *ctx, bool found, const struct kv_buf *v)
@@ -154,7 +142,7 @@ set_generic(struct cmd_ctx *ctx, struct kv_slice key, struct kv_slice value,
     bool written = false, had_old = false;
     enum kv_code rc = str_set(ctx->db, key, value, opts, &written, &old, &had_old, ctx->err);
     if (opts->get)
-        count_lookup(ctx, rc == KV_OK ? (had_old ? KV_OK : KV_NOTFOUND) : rc);
+        reads_count_lookup(ctx, rc == KV_OK ? (had_old ? KV_OK : KV_NOTFOUND) : rc);
     if (rc == KV_OK) {
         if (opts->get)
             reply_value_or_null(ctx, had_old, &old);
@@ -178,7 +166,7 @@ cmd_get(struct cmd_ctx *ctx)
     struct kv_buf raw = KV_BUF_INIT;
     struct kv_slice v;
     enum kv_code rc = str_get(ctx->db, ctx->argv[1], &raw, &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK) {
         resp_write_bulk_slice(ctx->out, v);
     } else if (rc == KV_NOTFOUND) {
@@ -266,7 +254,7 @@ cmd_mget(struct cmd_ctx *ctx)
     if (rc == KV_OK) {
         resp_write_array(ctx->out, n);
         for (size_t i = 0; i < n; i++) {
-            count_lookup(ctx, types[i] != META_NONE ? KV_OK : KV_NOTFOUND);
+            reads_count_lookup(ctx, types[i] != META_NONE ? KV_OK : KV_NOTFOUND);
             if (types[i] == META_STRING)
                 resp_write_bulk_slice(ctx->out, values[i]);
             else
@@ -319,7 +307,7 @@ cmd_getdel(struct cmd_ctx *ctx)
 {
     struct kv_buf v = KV_BUF_INIT;
     enum kv_code rc = str_getdel(ctx->db, ctx->argv[1], &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         reply_value_or_null(ctx, rc == KV_OK, &v);
         rc = KV_OK;
@@ -351,7 +339,7 @@ cmd_getex(struct cmd_ctx *ctx)
             struct kv_slice v;
             enum kv_code rrc = str_get_string(ctx->db, ctx->argv[1], &raw, &v, ctx->err);
             kv_buf_deinit(&raw);
-            count_lookup(ctx, rrc);
+            reads_count_lookup(ctx, rrc);
             if (rrc == KV_NOTFOUND) {
                 resp_write_null(ctx->out);
                 return KV_OK;
@@ -363,7 +351,7 @@ cmd_getex(struct cmd_ctx *ctx)
     }
     struct kv_buf v = KV_BUF_INIT;
     rc = str_getex(ctx->db, ctx->argv[1], ttl, at_ms, &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         reply_value_or_null(ctx, rc == KV_OK, &v);
         rc = KV_OK;
@@ -382,7 +370,7 @@ cmd_getrange(struct cmd_ctx *ctx)
         return rc;
     struct kv_buf v = KV_BUF_INIT;
     rc = str_getrange(ctx->db, ctx->argv[1], start, end, &v, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         resp_write_bulk(ctx->out, v.len ? v.ptr : "", v.len);
         rc = KV_OK;
@@ -431,7 +419,7 @@ cmd_strlen(struct cmd_ctx *ctx)
 {
     int64_t len = 0;
     enum kv_code rc = str_strlen(ctx->db, ctx->argv[1], &len, ctx->err);
-    count_lookup(ctx, rc);
+    reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         resp_write_int(ctx->out, len);
         rc = KV_OK;
@@ -545,7 +533,7 @@ cmd_lcs(struct cmd_ctx *ctx)
     if (rc != KV_OK)
         goto out;
     for (int i = 0; i < 2; i++)
-        count_lookup(ctx, types[i] != META_NONE ? KV_OK : KV_NOTFOUND);
+        reads_count_lookup(ctx, types[i] != META_NONE ? KV_OK : KV_NOTFOUND);
     if ((types[0] != META_NONE && types[0] != META_STRING) ||
         (types[1] != META_NONE && types[1] != META_STRING)) {
         rc = args_error(ctx, KV_ERR, "The specified keys must contain string values");

@@ -20,7 +20,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,8 +27,8 @@
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "commands/reads.h"
 #include "commands/scan_cursor.h"
-#include "common/clock.h"
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "server/blocking.h"
@@ -37,17 +36,6 @@
 #include "types/zset.h"
 
 /* --- shared helpers --- */
-
-/* INFO's keyspace_hits / keyspace_misses for read lookups, as Redis counts them (a key of another
- * type is a hit). */
-static void
-count_lookup(struct cmd_ctx *ctx, enum kv_code rc)
-{
-    if (rc == KV_OK || rc == KV_ERR_WRONGTYPE)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_hits, 1, memory_order_relaxed);
-    else if (rc == KV_NOTFOUND)
-        atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_misses, 1, memory_order_relaxed);
-}
 
 /* A score range from argv[i], argv[j] ("min or max is not a float"). */
 static enum kv_code
@@ -73,18 +61,6 @@ static enum kv_code
 parse_positive(struct cmd_ctx *ctx, int i, int64_t *out)
 {
     return args_int64_range(ctx, i, 0, INT64_MAX, ERR_OUT_OF_RANGE_POSITIVE, out);
-}
-
-/* A blocking timeout in argv[i] as a monotonic deadline (0 = forever). */
-static enum kv_code
-parse_deadline(struct cmd_ctx *ctx, int i, int64_t *deadline_ms)
-{
-    int64_t ms;
-    enum kv_code rc = args_timeout_ms(ctx, i, &ms);
-    if (rc != KV_OK)
-        return rc;
-    *deadline_ms = ms == 0 ? 0 : clock_mono_ms() + ms;
-    return KV_OK;
 }
 
 /* Reply a list of members, with their scores when asked: flat in RESP2, [member, score] pairs in
@@ -238,7 +214,7 @@ cmd_zcard(struct cmd_ctx *ctx)
 {
     uint64_t n = 0;
     enum kv_code rc = zset_card(ctx->db, ctx->argv[1], &n, ctx->err);
-    count_lookup(ctx, rc == KV_OK && n == 0 ? KV_NOTFOUND : rc);
+    reads_count_lookup(ctx, rc == KV_OK && n == 0 ? KV_NOTFOUND : rc);
     if (rc == KV_OK)
         resp_write_int(ctx->out, (int64_t)n);
     return rc;
@@ -634,7 +610,7 @@ static enum kv_code
 bzpop_generic(struct cmd_ctx *ctx, bool max)
 {
     int64_t deadline;
-    enum kv_code rc = parse_deadline(ctx, ctx->argc - 1, &deadline);
+    enum kv_code rc = args_deadline_ms(ctx, ctx->argc - 1, &deadline);
     if (rc != KV_OK)
         return rc;
     const struct kv_slice *keys = &ctx->argv[1];
@@ -672,58 +648,17 @@ cmd_bzpopmax(struct cmd_ctx *ctx)
     return bzpop_generic(ctx, true);
 }
 
-/* The ZMPOP / BZMPOP arguments from numkeys at argv[at] (zmpopGenericCommand's checks, in its
- * order). */
-struct mpop_args {
-    int first_key;
-    size_t numkeys;
-    bool max;
-    uint64_t count;
-};
-
-static enum kv_code
-parse_mpop(struct cmd_ctx *ctx, int at, struct mpop_args *a)
-{
-    int64_t numkeys;
-    enum kv_code rc = args_int64_range(ctx, at, 1, INT64_MAX, ERR_NUMKEYS_POSITIVE, &numkeys);
-    if (rc != KV_OK)
-        return rc;
-    if (numkeys > ctx->argc - at - 2)
-        return args_syntax_error(ctx);
-    a->first_key = at + 1;
-    a->numkeys = (size_t)numkeys;
-    int where = at + 1 + (int)numkeys;
-    if (args_is(ctx, where, "min"))
-        a->max = false;
-    else if (args_is(ctx, where, "max"))
-        a->max = true;
-    else
-        return args_syntax_error(ctx);
-    int64_t count = -1;
-    for (int j = where + 1; j < ctx->argc; j++) {
-        if (count == -1 && args_is(ctx, j, "count") && j + 1 < ctx->argc) {
-            j++;
-            if ((rc = args_int64_range(ctx, j, 1, INT64_MAX, ERR_COUNT_POSITIVE, &count)) != KV_OK)
-                return rc;
-        } else {
-            return args_syntax_error(ctx);
-        }
-    }
-    a->count = count == -1 ? 1 : (uint64_t)count;
-    return KV_OK;
-}
-
 /* Pop for (B)ZMPOP and reply [key, [[member, score], ...]]; *served false when every key is
  * absent (nothing replied). */
 static enum kv_code
-mpop_reply(struct cmd_ctx *ctx, const struct mpop_args *a, bool *served)
+mpop_reply(struct cmd_ctx *ctx, const struct args_mpop *a, bool *served)
 {
     const struct kv_slice *keys = &ctx->argv[a->first_key];
     struct zset_list l = ZSET_LIST_INIT;
     size_t which = 0;
     *served = false;
-    enum kv_code rc = zset_pop(ctx->db, keys, a->numkeys, a->max, a->count, blocking_is_retry(ctx),
-                               &which, &l, ctx->err);
+    enum kv_code rc = zset_pop(ctx->db, keys, a->numkeys, !a->first, a->count,
+                               blocking_is_retry(ctx), &which, &l, ctx->err);
     if (rc == KV_OK) {
         *served = true;
         resp_write_array(ctx->out, 2);
@@ -741,8 +676,8 @@ mpop_reply(struct cmd_ctx *ctx, const struct mpop_args *a, bool *served)
 static enum kv_code
 cmd_zmpop(struct cmd_ctx *ctx)
 {
-    struct mpop_args a;
-    enum kv_code rc = parse_mpop(ctx, 1, &a);
+    struct args_mpop a;
+    enum kv_code rc = args_mpop(ctx, 1, "min", "max", &a);
     if (rc != KV_OK)
         return rc;
     bool served;
@@ -757,12 +692,12 @@ cmd_zmpop(struct cmd_ctx *ctx)
 static enum kv_code
 cmd_bzmpop(struct cmd_ctx *ctx)
 {
-    struct mpop_args a;
-    enum kv_code rc = parse_mpop(ctx, 2, &a);
+    struct args_mpop a;
+    enum kv_code rc = args_mpop(ctx, 2, "min", "max", &a);
     if (rc != KV_OK)
         return rc;
     int64_t deadline;
-    if ((rc = parse_deadline(ctx, 1, &deadline)) != KV_OK)
+    if ((rc = args_deadline_ms(ctx, 1, &deadline)) != KV_OK)
         return rc;
     bool served;
     rc = mpop_reply(ctx, &a, &served);
@@ -778,80 +713,22 @@ cmd_bzmpop(struct cmd_ctx *ctx)
 
 /* --- ZRANDMEMBER --- */
 
+/* Writes a member's score after it. */
+static void
+write_member_score(struct cmd_ctx *ctx, struct kv_slice value)
+{
+    resp_write_double(ctx->out, value.len == ZSET_SCORE_LEN ? zset_decode_score(value.ptr) : 0.0);
+}
+
 /* ZRANDMEMBER key [count [WITHSCORES]] -> without count a random member or nil; with a count an
  * array: distinct members (count > 0, at most the zset), or |count| picks with repetitions;
  * WITHSCORES adds the scores (flat in RESP2, pairs in RESP3). */
 static enum kv_code
 cmd_zrandmember(struct cmd_ctx *ctx)
 {
-    struct subkey_sample s = {SUBKEY_LIST_INIT, NULL, 0};
-    enum kv_code rc;
-    if (ctx->argc == 2) {
-        rc = zset_random(ctx->db, ctx->argv[1], 1, true, &s, ctx->err);
-        count_lookup(ctx, rc);
-        if (rc == KV_OK && s.npicks > 0) {
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&s.entries, s.picks[0]));
-        } else if (rc == KV_OK || rc == KV_NOTFOUND) {
-            resp_write_null(ctx->out);
-            rc = KV_OK;
-        }
-        goto out;
-    }
-    int64_t l;
-    if ((rc = args_int64(ctx, 2, &l)) != KV_OK)
-        goto out;
-    if (l == INT64_MIN) {
-        rc = args_error(ctx, KV_ERR_INVALID, ERR_RANGE_BETWEEN, -INT64_MAX, INT64_MAX);
-        goto out;
-    }
-    bool withscores = false;
-    if (ctx->argc > 4 || (ctx->argc == 4 && !args_is(ctx, 3, "withscores"))) {
-        rc = args_syntax_error(ctx);
-        goto out;
-    }
-    if (ctx->argc == 4) {
-        withscores = true;
-        if (l < -INT64_MAX / 2 || l > INT64_MAX / 2) {
-            rc = args_error(ctx, KV_ERR_INVALID, "%s", ERR_OUT_OF_RANGE);
-            goto out;
-        }
-    }
-    uint64_t size = 0;
-    rc = zset_card(ctx->db, ctx->argv[1], &size, ctx->err);
-    count_lookup(ctx, rc == KV_OK && size == 0 ? KV_NOTFOUND : rc);
-    if (rc != KV_OK)
-        goto out;
-    if (size == 0 || l == 0) {
-        resp_write_array(ctx->out, 0);
-        goto out;
-    }
-    uint64_t count = l > 0 ? (uint64_t)l : (uint64_t)-l;
-    if (l < 0 && count > SUBKEY_SAMPLE_MAX_REPEATED) {
-        /* Redis would try to build the reply; we refuse what cannot be answered in memory. */
-        rc = args_error(ctx, KV_ERR_INVALID, "%s", ERR_OUT_OF_RANGE);
-        goto out;
-    }
-    rc = zset_random(ctx->db, ctx->argv[1], count, l > 0, &s, ctx->err);
-    if (rc == KV_NOTFOUND)
-        rc = KV_OK; /* deleted meanwhile: no picks */
-    if (rc == KV_OK) {
-        bool nested = withscores && ctx->out->proto >= 3;
-        resp_write_array(ctx->out, withscores && !nested ? s.npicks * 2 : s.npicks);
-        for (size_t i = 0; i < s.npicks; i++) {
-            size_t e = s.picks[i];
-            if (nested)
-                resp_write_array(ctx->out, 2);
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&s.entries, e));
-            if (withscores) {
-                struct kv_slice v = subkey_list_value(&s.entries, e);
-                resp_write_double(ctx->out,
-                                  v.len == ZSET_SCORE_LEN ? zset_decode_score(v.ptr) : 0.0);
-            }
-        }
-    }
-out:
-    subkey_sample_deinit(&s);
-    return rc;
+    static const struct reads_random_ops ops = {zset_card, zset_random, "withscores",
+                                                write_member_score};
+    return reads_random_generic(ctx, &ops);
 }
 
 /* --- ZUNION / ZINTER / ZDIFF and their STORE forms, ZINTERCARD --- */
@@ -1032,67 +909,14 @@ collect_scan_entry(void *arg, struct kv_slice member, struct kv_slice value)
     return true;
 }
 
-/* ZSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor (bulk), [member, score, ...]].
- * As in Redis, an absent key answers [0, []] before the options are read. */
+/* ZSCAN key cursor [MATCH pattern] [COUNT count] -> [next cursor (bulk), [member, score, ...]]
+ * (reads_scan_generic). */
 static enum kv_code
 cmd_zscan(struct cmd_ctx *ctx)
 {
-    uint64_t cursor = 0;
-    if (scan_cursor_parse(ctx->argv[2], &cursor) != KV_OK)
-        return args_error(ctx, KV_ERR_INVALID, "%s", ERR_INVALID_CURSOR);
-    uint64_t size = 0;
-    enum kv_code rc = zset_card(ctx->db, ctx->argv[1], &size, ctx->err);
-    count_lookup(ctx, rc == KV_OK && size == 0 ? KV_NOTFOUND : rc);
-    if (rc != KV_OK)
-        return rc;
-    struct kv_slice pattern = {NULL, 0};
-    int64_t count = 10;
-    for (int i = 3; size > 0 && i < ctx->argc; i += 2) {
-        bool has_value = i + 1 < ctx->argc;
-        if (args_is(ctx, i, "count") && has_value) {
-            if ((rc = args_int64(ctx, i + 1, &count)) != KV_OK)
-                return rc;
-            if (count < 1)
-                return args_syntax_error(ctx);
-        } else if (args_is(ctx, i, "match") && has_value) {
-            pattern = ctx->argv[i + 1];
-        } else {
-            return args_syntax_error(ctx);
-        }
-    }
-    struct scan_cursor_table *table = scan_cursor_shared();
-    struct kv_buf pos = KV_BUF_INIT, last = KV_BUF_INIT;
-    struct subkey_list l = SUBKEY_LIST_INIT;
-    bool done = true;
-    if (size > 0) {
-        bool resume =
-            scan_cursor_find(table, cursor, SCAN_CURSOR_ZSET, ctx->db->ns, ctx->argv[1], &pos);
-        struct kv_slice after = kv_slice_make(pos.ptr != NULL ? pos.ptr : "", pos.len);
-        rc = zset_scan(ctx->db, ctx->argv[1], resume ? &after : NULL, pattern, (size_t)count,
-                       collect_scan_entry, &l, &last, &done, ctx->err);
-        if (rc == KV_NOTFOUND) {
-            rc = KV_OK;
-            done = true;
-        }
-    }
-    if (rc == KV_OK) {
-        uint64_t next = done ? 0
-                             : scan_cursor_save(table, SCAN_CURSOR_ZSET, ctx->db->ns, ctx->argv[1],
-                                                kv_buf_slice(&last));
-        char num[STRCONV_INT64_BUF];
-        size_t n = strconv_from_uint64(next, num);
-        resp_write_array(ctx->out, 2);
-        resp_write_bulk(ctx->out, num, n);
-        resp_write_array(ctx->out, l.n * 2);
-        for (size_t i = 0; i < l.n; i++) {
-            resp_write_bulk_slice(ctx->out, subkey_list_sub(&l, i));
-            resp_write_bulk_slice(ctx->out, subkey_list_value(&l, i));
-        }
-    }
-    kv_buf_deinit(&pos);
-    kv_buf_deinit(&last);
-    subkey_list_deinit(&l);
-    return rc;
+    static const struct reads_scan_ops ops = {zset_card, zset_scan, collect_scan_entry,
+                                              SCAN_CURSOR_ZSET, true};
+    return reads_scan_generic(ctx, &ops);
 }
 
 /* --- key extraction for the numkeys-style commands --- */

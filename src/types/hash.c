@@ -14,26 +14,6 @@
 
 /* --- helpers --- */
 
-/* A read view: `view` is *db reading through a snapshot taken here unless db already has one.
- * Release with view_end. */
-static void
-view_begin(struct db *db, struct db *view, struct storage_snapshot **snap)
-{
-    *view = *db;
-    *snap = NULL;
-    if (db->snap == NULL) {
-        *snap = storage_snapshot_new(db->st);
-        view->snap = *snap;
-    }
-}
-
-static void
-view_end(struct db *db, struct storage_snapshot *snap)
-{
-    if (snap != NULL)
-        storage_snapshot_free(db->st, snap);
-}
-
 /* Read field `field` of (key, m) into val (may be NULL: existence only, val is then a scratch
  * buffer of the caller or a local one). KV_OK, KV_NOTFOUND, KV_ERR_IO. */
 static enum kv_code
@@ -86,7 +66,7 @@ hash_mget(struct db *db, struct kv_slice key, const struct kv_slice *fields, siz
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT;
     struct meta m;
     enum kv_code rc = db_get_meta(&view, key, META_HASH, &m, &raw, err);
@@ -104,7 +84,7 @@ hash_mget(struct db *db, struct kv_slice key, const struct kv_slice *fields, siz
             rc = KV_OK;
     }
 out:
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     kv_buf_deinit(&raw);
     kv_buf_deinit(&sk);
     return rc;
@@ -113,17 +93,7 @@ out:
 enum kv_code
 hash_size(struct db *db, struct kv_slice key, uint64_t *size, struct kv_err *err)
 {
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(db, key, META_HASH, &m, &raw, err);
-    kv_buf_deinit(&raw);
-    if (rc == KV_NOTFOUND) {
-        *size = 0;
-        return KV_OK;
-    }
-    if (rc == KV_OK)
-        *size = m.size;
-    return rc;
+    return subkey_key_size(db, key, META_HASH, size, err);
 }
 
 enum kv_code
@@ -131,38 +101,14 @@ hash_scan(struct db *db, struct kv_slice key, const struct kv_slice *after, stru
           size_t limit, subkey_fn fn, void *arg, struct kv_buf *last, bool *done,
           struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(&view, key, META_HASH, &m, &raw, err);
-    if (rc == KV_OK) {
-        rc = subkey_scan(&view, key, m.version, after, pattern, limit, fn, arg, last, done, err);
-    } else if (rc == KV_NOTFOUND) {
-        kv_buf_clear(last);
-        *done = true;
-    }
-    view_end(db, snap);
-    kv_buf_deinit(&raw);
-    return rc;
+    return subkey_key_scan(db, key, META_HASH, after, pattern, limit, fn, arg, last, done, err);
 }
 
 enum kv_code
 hash_random(struct db *db, struct kv_slice key, uint64_t count, bool distinct,
             struct subkey_sample *out, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(&view, key, META_HASH, &m, &raw, err);
-    if (rc == KV_OK)
-        rc = subkey_sample(&view, key, m.version, m.size, count, distinct, out, err);
-    view_end(db, snap);
-    kv_buf_deinit(&raw);
-    return rc;
+    return subkey_key_sample(db, key, META_HASH, count, distinct, out, err);
 }
 
 /* --- writes --- */

@@ -178,8 +178,8 @@ load_segment(struct db *db, struct kv_slice key, uint64_t version, uint32_t s, u
     return rc;
 }
 
-/* Read the metadata of an HLL key: KV_OK, KV_NOTFOUND, KV_ERR_INVALID (a string),
- * KV_ERR_WRONGTYPE (another type). */
+/* Read the metadata of an HLL key: KV_OK, KV_NOTFOUND, KV_ERR_INVALID (a string or a bitmap,
+ * which Redis would hold as a string), KV_ERR_WRONGTYPE (another type). */
 static enum kv_code
 read_meta(struct db *db, struct kv_slice key, struct meta *m, struct kv_buf *raw,
           struct kv_err *err)
@@ -187,7 +187,7 @@ read_meta(struct db *db, struct kv_slice key, struct meta *m, struct kv_buf *raw
     enum kv_code rc = db_get_meta(db, key, META_NONE, m, raw, err);
     if (rc != KV_OK)
         return rc;
-    if (m->type == META_STRING)
+    if (m->type == META_STRING || m->type == META_BITMAP)
         return kv_err_set(err, KV_ERR_INVALID, "%s", "");
     if (m->type != META_HLL)
         return kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");

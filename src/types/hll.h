@@ -28,10 +28,11 @@
  *
  * Write-ahead log descriptor (kvrocks-notes.md 2.9): "11", as Kvrocks writes it.
  *
- * Errors: KV_ERR_WRONGTYPE when a key has another type than hyperloglog or string;
- * KV_ERR_INVALID when it is a string (Redis would accept a string only if it held a Redis HLL
- * encoding, which we do not read; the command layer words it as Redis's "not a valid HyperLogLog
- * string value"); KV_ERR_CORRUPT for a segment that is not 768 bytes; KV_ERR_IO from storage.
+ * Errors: KV_ERR_WRONGTYPE when a key has another type than hyperloglog, string or bitmap;
+ * KV_ERR_INVALID when it is a string or a bitmap (both strings to Redis, which would accept one
+ * only if it held a Redis HLL encoding, which we do not read; the command layer words it as
+ * Redis's "not a valid HyperLogLog string value"); KV_ERR_CORRUPT for a segment that is not 768
+ * bytes; KV_ERR_IO from storage.
  *
  * Threads: any worker. Writers lock their keys (types/db.h rules); PFCOUNT reads all its keys
  * from one snapshot.

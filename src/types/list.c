@@ -9,6 +9,7 @@
 #include "common/mem.h"
 #include "storage/meta.h"
 #include "storage/storage.h"
+#include "types/subkey.h"
 
 /* Kvrocks' command codes in the LogData descriptor of list batches (kvrocks-notes.md 2.9; they
  * reach the WAL: never renumber). */
@@ -104,26 +105,6 @@ put_log(struct storage_batch *b, enum list_log_cmd cmd, const struct kv_slice *a
     }
     storage_batch_log_data(b, kv_buf_slice(&lb));
     kv_buf_deinit(&lb);
-}
-
-/* A read view of db: db itself when it already reads from a snapshot, else a copy reading from a
- * new snapshot that *snap owns (free it with release_view). */
-static void
-begin_view(struct db *db, struct db *view, struct storage_snapshot **snap)
-{
-    *view = *db;
-    *snap = NULL;
-    if (view->snap == NULL) {
-        *snap = storage_snapshot_new(db->st);
-        view->snap = *snap;
-    }
-}
-
-static void
-release_view(struct db *db, struct storage_snapshot *snap)
-{
-    if (snap != NULL)
-        storage_snapshot_free(db->st, snap);
 }
 
 /* Read the metadata of a list key: KV_OK, KV_NOTFOUND, KV_ERR_WRONGTYPE. */
@@ -288,7 +269,7 @@ list_index(struct db *db, struct kv_slice key, int64_t index, struct kv_buf *out
 {
     struct db view;
     struct storage_snapshot *snap;
-    begin_view(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct kv_buf raw = KV_BUF_INIT, prefix = KV_BUF_INIT;
     struct meta m;
     enum kv_code rc = read_list(&view, key, &m, &raw, err);
@@ -306,7 +287,7 @@ list_index(struct db *db, struct kv_slice key, int64_t index, struct kv_buf *out
 out:
     kv_buf_deinit(&raw);
     kv_buf_deinit(&prefix);
-    release_view(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 
@@ -316,7 +297,7 @@ list_range(struct db *db, struct kv_slice key, int64_t start, int64_t stop, stru
 {
     struct db view;
     struct storage_snapshot *snap;
-    begin_view(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct kv_buf raw = KV_BUF_INIT, prefix = KV_BUF_INIT;
     struct meta m;
     uint64_t first, last;
@@ -333,7 +314,7 @@ list_range(struct db *db, struct kv_slice key, int64_t start, int64_t stop, stru
 out:
     kv_buf_deinit(&raw);
     kv_buf_deinit(&prefix);
-    release_view(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 
@@ -370,7 +351,7 @@ list_pos(struct db *db, struct kv_slice key, struct kv_slice value, int64_t rank
 {
     struct db view;
     struct storage_snapshot *snap;
-    begin_view(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct kv_buf raw = KV_BUF_INIT, prefix = KV_BUF_INIT;
     struct meta m;
     struct pos_scan ps = {.value = value, .count = count};
@@ -399,7 +380,7 @@ out:
     }
     kv_buf_deinit(&raw);
     kv_buf_deinit(&prefix);
-    release_view(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 

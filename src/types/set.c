@@ -13,26 +13,6 @@
 
 /* --- helpers --- */
 
-/* A read view: `view` is *db reading through a snapshot taken here unless db already has one.
- * Release with view_end. */
-static void
-view_begin(struct db *db, struct db *view, struct storage_snapshot **snap)
-{
-    *view = *db;
-    *snap = NULL;
-    if (db->snap == NULL) {
-        *snap = storage_snapshot_new(db->st);
-        view->snap = *snap;
-    }
-}
-
-static void
-view_end(struct db *db, struct storage_snapshot *snap)
-{
-    if (snap != NULL)
-        storage_snapshot_free(db->st, snap);
-}
-
 /* Whether `member` is in (key, version): *in. sk and scratch are the caller's buffers. */
 static enum kv_code
 has_member(struct db *db, struct kv_slice key, uint64_t version, struct kv_slice member,
@@ -255,17 +235,7 @@ combine(struct db *db, enum set_op op, const struct kv_slice *keys, size_t n,
 enum kv_code
 set_card(struct db *db, struct kv_slice key, uint64_t *card, struct kv_err *err)
 {
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(db, key, META_SET, &m, &raw, err);
-    kv_buf_deinit(&raw);
-    if (rc == KV_NOTFOUND) {
-        *card = 0;
-        return KV_OK;
-    }
-    if (rc == KV_OK)
-        *card = m.size;
-    return rc;
+    return subkey_key_size(db, key, META_SET, card, err);
 }
 
 enum kv_code
@@ -274,7 +244,7 @@ set_is_member(struct db *db, struct kv_slice key, const struct kv_slice *members
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, scratch = KV_BUF_INIT;
     struct meta m;
     enum kv_code rc = db_get_meta(&view, key, META_SET, &m, &raw, err);
@@ -286,7 +256,7 @@ set_is_member(struct db *db, struct kv_slice key, const struct kv_slice *members
         for (size_t i = 0; rc == KV_OK && i < n; i++)
             rc = has_member(&view, key, m.version, members[i], &sk, &scratch, &is_member[i], err);
     }
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     kv_buf_deinit(&raw);
     kv_buf_deinit(&sk);
     kv_buf_deinit(&scratch);
@@ -297,38 +267,14 @@ enum kv_code
 set_scan(struct db *db, struct kv_slice key, const struct kv_slice *after, struct kv_slice pattern,
          size_t limit, subkey_fn fn, void *arg, struct kv_buf *last, bool *done, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(&view, key, META_SET, &m, &raw, err);
-    if (rc == KV_OK) {
-        rc = subkey_scan(&view, key, m.version, after, pattern, limit, fn, arg, last, done, err);
-    } else if (rc == KV_NOTFOUND) {
-        kv_buf_clear(last);
-        *done = true;
-    }
-    view_end(db, snap);
-    kv_buf_deinit(&raw);
-    return rc;
+    return subkey_key_scan(db, key, META_SET, after, pattern, limit, fn, arg, last, done, err);
 }
 
 enum kv_code
 set_random(struct db *db, struct kv_slice key, uint64_t count, bool distinct,
            struct subkey_sample *out, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = db_get_meta(&view, key, META_SET, &m, &raw, err);
-    if (rc == KV_OK)
-        rc = subkey_sample(&view, key, m.version, m.size, count, distinct, out, err);
-    view_end(db, snap);
-    kv_buf_deinit(&raw);
-    return rc;
+    return subkey_key_sample(db, key, META_SET, count, distinct, out, err);
 }
 
 enum kv_code
@@ -337,13 +283,13 @@ set_combine(struct db *db, enum set_op op, const struct kv_slice *keys, size_t n
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct source *s = kv_calloc(n ? n : 1, sizeof *s);
     enum kv_code rc = load_sources(&view, keys, n, s, err);
     if (rc == KV_OK)
         rc = combine(&view, op, keys, n, s, fn, arg, err);
     free_sources(s, n);
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 

@@ -491,3 +491,77 @@ subkey_unique(const struct kv_slice *items, size_t n, size_t stride, size_t *nun
     *nuniq = k;
     return out;
 }
+
+void
+subkey_view_begin(struct db *db, struct db *view, struct storage_snapshot **snap)
+{
+    *view = *db;
+    *snap = NULL;
+    if (db->snap == NULL) {
+        *snap = storage_snapshot_new(db->st);
+        view->snap = *snap;
+    }
+}
+
+void
+subkey_view_end(struct db *db, struct storage_snapshot *snap)
+{
+    if (snap != NULL)
+        storage_snapshot_free(db->st, snap);
+}
+
+enum kv_code
+subkey_key_size(struct db *db, struct kv_slice key, enum meta_type type, uint64_t *size,
+                struct kv_err *err)
+{
+    struct kv_buf raw = KV_BUF_INIT;
+    struct meta m;
+    enum kv_code rc = db_get_meta(db, key, type, &m, &raw, err);
+    kv_buf_deinit(&raw);
+    if (rc == KV_NOTFOUND) {
+        *size = 0;
+        return KV_OK;
+    }
+    if (rc == KV_OK)
+        *size = m.size;
+    return rc;
+}
+
+enum kv_code
+subkey_key_scan(struct db *db, struct kv_slice key, enum meta_type type,
+                const struct kv_slice *after, struct kv_slice pattern, size_t limit, subkey_fn fn,
+                void *arg, struct kv_buf *last, bool *done, struct kv_err *err)
+{
+    struct db view;
+    struct storage_snapshot *snap;
+    subkey_view_begin(db, &view, &snap);
+    struct kv_buf raw = KV_BUF_INIT;
+    struct meta m;
+    enum kv_code rc = db_get_meta(&view, key, type, &m, &raw, err);
+    if (rc == KV_OK) {
+        rc = subkey_scan(&view, key, m.version, after, pattern, limit, fn, arg, last, done, err);
+    } else if (rc == KV_NOTFOUND) {
+        kv_buf_clear(last);
+        *done = true;
+    }
+    subkey_view_end(db, snap);
+    kv_buf_deinit(&raw);
+    return rc;
+}
+
+enum kv_code
+subkey_key_sample(struct db *db, struct kv_slice key, enum meta_type type, uint64_t count,
+                  bool distinct, struct subkey_sample *out, struct kv_err *err)
+{
+    struct db view;
+    struct storage_snapshot *snap;
+    subkey_view_begin(db, &view, &snap);
+    struct kv_buf raw = KV_BUF_INIT;
+    struct meta m;
+    enum kv_code rc = db_get_meta(&view, key, type, &m, &raw, err);
+    if (rc == KV_OK)
+        rc = subkey_sample(&view, key, m.version, m.size, count, distinct, out, err);
+    subkey_view_end(db, snap);
+    kv_buf_deinit(&raw);
+    return rc;
+}

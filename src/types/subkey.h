@@ -12,8 +12,10 @@
  * default (storage/keys.h); the "sub-key" passed around here is the part after that prefix: the
  * hash field or set member itself.
  *
- * Nothing here reads or writes metadata: the caller has looked up the key's metadata (version,
- * size), holds the key lock when it writes, and sets db->snap when it wants a consistent view.
+ * Apart from the whole-key reads (subkey_key_*), nothing here reads or writes metadata: the
+ * caller has looked up the key's metadata (version, size), holds the key lock when it writes,
+ * and sets db->snap when it wants a consistent view
+ * (subkey_view_begin makes one, for any type whose reader needs metadata and sub-keys to agree).
  *
  * Threads: any worker; the random generator is per thread.
  */
@@ -124,6 +126,33 @@ void subkey_sample_deinit(struct subkey_sample *s); /* frees; a zeroed struct is
 enum kv_code subkey_sample(struct db *db, struct kv_slice key, uint64_t version, uint64_t size,
                            uint64_t count, bool distinct, struct subkey_sample *out,
                            struct kv_err *err);
+
+/* --- read views --- */
+
+/* A consistent read view for a reader of a key's metadata and sub-keys: *view = *db reading
+ * through a snapshot taken here, or through db->snap when db already has one (then *snap is
+ * NULL). Release with subkey_view_end(db, *snap), which frees only a snapshot taken here. */
+void subkey_view_begin(struct db *db, struct db *view, struct storage_snapshot **snap);
+void subkey_view_end(struct db *db, struct storage_snapshot *snap);
+
+/* --- whole-key reads: a collection key's metadata and its sub-keys, from one view --- */
+
+/* The size of a collection key of type `type` (0 when absent). KV_OK, KV_ERR_WRONGTYPE. */
+enum kv_code subkey_key_size(struct db *db, struct kv_slice key, enum meta_type type,
+                             uint64_t *size, struct kv_err *err);
+
+/* subkey_scan over the live key of type `type` (an absent key: nothing visited, *done true, last
+ * cleared). KV_OK, KV_ERR_WRONGTYPE, KV_ERR_IO / KV_ERR_CORRUPT. */
+enum kv_code subkey_key_scan(struct db *db, struct kv_slice key, enum meta_type type,
+                             const struct kv_slice *after, struct kv_slice pattern, size_t limit,
+                             subkey_fn fn, void *arg, struct kv_buf *last, bool *done,
+                             struct kv_err *err);
+
+/* subkey_sample over the live key of type `type`. KV_OK, KV_NOTFOUND (absent: no picks),
+ * KV_ERR_WRONGTYPE, KV_ERR_IO / KV_ERR_CORRUPT. */
+enum kv_code subkey_key_sample(struct db *db, struct kv_slice key, enum meta_type type,
+                               uint64_t count, bool distinct, struct subkey_sample *out,
+                               struct kv_err *err);
 
 /* --- helpers --- */
 

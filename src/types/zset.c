@@ -217,26 +217,6 @@ zset_list_sort(struct zset_list *l)
 
 /* --- read views and open keys --- */
 
-/* A read view: `view` is *db reading through a snapshot taken here unless db already has one.
- * Release with view_end. */
-static void
-view_begin(struct db *db, struct db *view, struct storage_snapshot **snap)
-{
-    *view = *db;
-    *snap = NULL;
-    if (db->snap == NULL) {
-        *snap = storage_snapshot_new(db->st);
-        view->snap = *snap;
-    }
-}
-
-static void
-view_end(struct db *db, struct storage_snapshot *snap)
-{
-    if (snap != NULL)
-        storage_snapshot_free(db->st, snap);
-}
-
 /* An open zset: its metadata and the bounds of its records in both column families. */
 struct zkey {
     struct kv_slice key; /* borrowed: the user key */
@@ -644,17 +624,7 @@ walk_members(struct db *db, const struct zkey *z, entry_fn fn, void *arg, struct
 enum kv_code
 zset_card(struct db *db, struct kv_slice key, uint64_t *card, struct kv_err *err)
 {
-    struct zkey z;
-    zkey_init(&z, key);
-    enum kv_code rc = db_get_meta(db, key, META_ZSET, &z.m, &z.raw, err);
-    if (rc == KV_OK) {
-        *card = z.m.size;
-    } else if (rc == KV_NOTFOUND) {
-        *card = 0;
-        rc = KV_OK;
-    }
-    zkey_deinit(&z);
-    return rc;
+    return subkey_key_size(db, key, META_ZSET, card, err);
 }
 
 enum kv_code
@@ -677,7 +647,7 @@ zset_mscore(struct db *db, struct kv_slice key, const struct kv_slice *members, 
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct zkey z;
     zkey_init(&z, key);
     struct kv_buf scratch = KV_BUF_INIT;
@@ -692,7 +662,7 @@ zset_mscore(struct db *db, struct kv_slice key, const struct kv_slice *members, 
     }
     kv_buf_deinit(&scratch);
     zkey_deinit(&z);
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 
@@ -702,7 +672,7 @@ zset_rank(struct db *db, struct kv_slice key, struct kv_slice member, bool rever
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct zkey z;
     zkey_init(&z, key);
     struct kv_buf sk = KV_BUF_INIT, after = KV_BUF_INIT;
@@ -755,7 +725,7 @@ out:
     kv_buf_deinit(&sk);
     kv_buf_deinit(&after);
     zkey_deinit(&z);
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 
@@ -766,7 +736,7 @@ read_spec(struct db *db, struct kv_slice key, const struct zset_range_spec *spec
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct zkey z;
     zkey_init(&z, key);
     enum kv_code rc = zkey_open(&view, &z, err);
@@ -775,7 +745,7 @@ read_spec(struct db *db, struct kv_slice key, const struct zset_range_spec *spec
     else if (rc == KV_NOTFOUND)
         rc = KV_OK;
     zkey_deinit(&z);
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 
@@ -802,38 +772,14 @@ zset_scan(struct db *db, struct kv_slice key, const struct kv_slice *after, stru
           size_t limit, subkey_fn fn, void *arg, struct kv_buf *last, bool *done,
           struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
-    struct zkey z;
-    zkey_init(&z, key);
-    enum kv_code rc = zkey_open(&view, &z, err);
-    if (rc == KV_OK) {
-        rc = subkey_scan(&view, key, z.m.version, after, pattern, limit, fn, arg, last, done, err);
-    } else if (rc == KV_NOTFOUND) {
-        kv_buf_clear(last);
-        *done = true;
-    }
-    zkey_deinit(&z);
-    view_end(db, snap);
-    return rc;
+    return subkey_key_scan(db, key, META_ZSET, after, pattern, limit, fn, arg, last, done, err);
 }
 
 enum kv_code
 zset_random(struct db *db, struct kv_slice key, uint64_t count, bool distinct,
             struct subkey_sample *out, struct kv_err *err)
 {
-    struct db view;
-    struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
-    struct zkey z;
-    zkey_init(&z, key);
-    enum kv_code rc = zkey_open(&view, &z, err);
-    if (rc == KV_OK)
-        rc = subkey_sample(&view, key, z.m.version, z.m.size, count, distinct, out, err);
-    zkey_deinit(&z);
-    view_end(db, snap);
-    return rc;
+    return subkey_key_sample(db, key, META_ZSET, count, distinct, out, err);
 }
 
 /* --- combinations --- */
@@ -1104,9 +1050,9 @@ zset_combine(struct db *db, enum zset_op op, const struct zset_sources *src, str
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     enum kv_code rc = combine_run(&view, op, src, 0, out, NULL, err);
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 
@@ -1116,10 +1062,10 @@ zset_inter_card(struct db *db, const struct kv_slice *keys, size_t n, uint64_t l
 {
     struct db view;
     struct storage_snapshot *snap;
-    view_begin(db, &view, &snap);
+    subkey_view_begin(db, &view, &snap);
     struct zset_sources src = {keys, n, NULL, ZSET_AGG_SUM};
     enum kv_code rc = combine_run(&view, ZSET_OP_INTER, &src, limit, NULL, card, err);
-    view_end(db, snap);
+    subkey_view_end(db, snap);
     return rc;
 }
 

@@ -118,6 +118,20 @@ def test_errors(r):
     assert r("PFMERGE") == arity("pfmerge")
 
 
+def test_bitmap_key_is_not_a_valid_hll(r):
+    """A bitmap key is a string to Redis, so the HLL commands refuse it with Redis's "not a
+    valid HyperLogLog string value" (found by test_random_diff.py), and change nothing."""
+    r("SETBIT", "b", 3, 1)
+    r("PFADD", "ok", "x")
+    assert r("PFADD", "b", "a") == ERR_NOT_HLL
+    assert r("PFCOUNT", "b") == ERR_NOT_HLL
+    assert r("PFCOUNT", "ok", "b") == ERR_NOT_HLL
+    assert r("PFMERGE", "b", "ok") == ERR_NOT_HLL
+    assert r("PFMERGE", "d", "b") == ERR_NOT_HLL
+    assert r("EXISTS", "d") == 0
+    assert r("GET", "b") == b"\x10"
+
+
 def test_kvrocks_type_limits(r):
     """Kvrocks behaviour (documented deviation): an HLL key is its own type on disk, so string
     commands refuse it (Redis would show its internal encoding), while TYPE and SCAN TYPE answer
