@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "slice_util.h"
 #include "storage/keys.h"
 #include "storage/storage.h"
 #include "types/db.h"
@@ -82,17 +83,6 @@ class StorageTest : public ::testing::Test {
     {
         Close();
         Open();
-    }
-
-    static struct kv_slice
-    S(const std::string &s) {
-        return kv_slice_make(s.data(), s.size());
-    }
-    /* A literal's slice outlives the statement (S("k") with the std::string overload would
-     * point into a temporary). */
-    static struct kv_slice
-    S(const char *s) {
-        return kv_slice_make(s, strlen(s));
     }
 
     std::string dir_;

@@ -5,18 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "slice_util.h"
+
 extern "C" {
 #include "cluster/migrate.h"
 #include "common/buf.h"
 }
 
 namespace {
-
-kv_slice
-S(const std::string &s)
-{
-    return kv_slice{s.data(), s.size()};
-}
 
 std::string
 ParseErr(const std::string &text)

@@ -10,13 +10,9 @@
 #include <gtest/gtest.h>
 
 #include "commands/scan_cursor.h"
+#include "slice_util.h"
 
 namespace {
-
-struct kv_slice
-S(const std::string &s) {
-    return kv_slice_make(s.data(), s.size());
-}
 
 std::string
 Str(const struct kv_buf &b)

@@ -11,14 +11,10 @@
 #include "common/slice.h"
 #include "common/slot.h"
 #include "common/status.h"
+#include "slice_util.h"
 #include "storage/keys.h"
 
 namespace {
-
-struct kv_slice
-S(const std::string &s) {
-    return kv_slice_make(s.data(), s.size());
-}
 
 std::string
 Str(struct kv_slice s)
