@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "resp/resp_write.h"
+#include "server/cluster_ctl.h"
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/server.h"
@@ -243,8 +244,15 @@ retry(struct conn *c)
     if (atomic_load_explicit(&srv->loading, memory_order_acquire) &&
         !(bs->cmd->flags & CMD_LOADING_OK))
         rc = kv_err_set(&err, KV_ERR_LOADING, "%s", "");
-    else
-        rc = bs->cmd->proc(&ctx);
+    else {
+        /* Routed again: while the client waited, its slot may have moved (MOVED) or its
+         * writes may be held for the last phase of a migration (TRYAGAIN). */
+        rc = srv->cfg->cluster_enabled
+                 ? cluster_ctl_route(srv, c, bs->cmd, bs->argc, bs->argv, &err)
+                 : KV_OK;
+        if (rc == KV_OK)
+            rc = bs->cmd->proc(&ctx);
+    }
     pthread_rwlock_unlock(&srv->lock);
     bs->retrying = false;
     if (rc == KV_OK && bs->reblocked) {
