@@ -60,9 +60,10 @@
 extern "C" {
 #endif
 
-/* Routing texts (the dispatcher adds the prefix: CROSSSLOT, CLUSTERDOWN, TRYAGAIN). Kvrocks's
- * CROSSSLOT wording; Redis says "Keys in request don't hash to the same slot". */
-#define CLUSTER_ERR_CROSSSLOT "Attempted to access keys that don't hash to the same slot"
+/* Routing texts (the dispatcher adds the prefix: CROSSSLOT, CLUSTERDOWN, TRYAGAIN). CROSSSLOT
+ * has Redis's wording, as DESIGN.md section 7 fixes it (Kvrocks says "Attempted to access keys
+ * that don't hash to the same slot"; clients only look at the prefix). */
+#define CLUSTER_ERR_CROSSSLOT "Keys in request don't hash to the same slot"
 #define CLUSTER_ERR_NOT_SERVED "Hash slot not served"
 #define CLUSTER_ERR_WRITE_FORBIDDEN                                                                \
     "Can't write to slot being migrated which is in write forbidden phase"

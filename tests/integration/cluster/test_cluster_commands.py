@@ -141,7 +141,7 @@ def test_routing_moved_crossslot_multi_and_blocking(server_factory):
     ca.set(ka, "1")
     assert err(a, "SET", kb, "1") == "MOVED %d 127.0.0.1:%d" % (key_slot(kb.encode()), b.port)
     assert err(a, "GET", kb).startswith("MOVED %d " % key_slot(kb.encode()))
-    with pytest.raises(redis.ResponseError, match="CROSSSLOT|hash to the same slot"):
+    with pytest.raises(redis.ResponseError, match="Keys in request don't hash to the same slot"):
         ca.execute_command("MSET", ka, "1", key_in(0, 8191, "z"), "2")
     ca.execute_command("MSET", "{%s}x" % ka, "1", "{%s}y" % ka, "2")  # one slot: fine
     assert ca.get("{%s}y" % ka) == b"2"
@@ -168,7 +168,7 @@ def test_routing_moved_crossslot_multi_and_blocking(server_factory):
     # blocking pops are routed as well
     with pytest.raises(redis.ResponseError, match="MOVED"):
         ca.blpop([kb], timeout=1)
-    with pytest.raises(redis.ResponseError, match="CROSSSLOT|hash to the same slot"):
+    with pytest.raises(redis.ResponseError, match="Keys in request don't hash to the same slot"):
         ca.blpop([ka, ka2], timeout=1)
     ca.rpush(ka + "l", "v") if key_slot((ka + "l").encode()) <= 8191 else None
     # an unowned slot after a topology that leaves a gap

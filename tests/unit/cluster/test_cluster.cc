@@ -328,7 +328,7 @@ TEST(Cluster, RoutingMatrix)
     // Cross slot, even when I own both.
     r = DoRoute(m1, Write({1, 2}));
     EXPECT_EQ(r.rc, KV_ERR_CROSSSLOT);
-    EXPECT_EQ(r.msg, "Attempted to access keys that don't hash to the same slot");
+    EXPECT_EQ(r.msg, "Keys in request don't hash to the same slot");
     EXPECT_EQ(r.res.slot, -1);
     EXPECT_EQ(DoRoute(m1, Write({1, 8192})).rc, KV_ERR_CROSSSLOT);
     // READONLY on a master changes nothing.
