@@ -2,103 +2,152 @@
 # SPDX-License-Identifier: Apache-2.0
 """Benchmark kvrocks-c against Debian's redis-server in the same run.
 
-Starts both servers on free loopback ports in temporary directories, runs redis-benchmark with
-the same parameters against each, and prints a table of requests/s with the ratio
-kvrocks/redis. Machines here are shared and noisy: only the ratio measured in one run means
-anything, never the absolute numbers alone.
+Starts both servers on free loopback ports in temporary directories, runs the same load against
+each, and prints a table of requests/s with the ratio kvrocks/redis:
 
-    ./x.py bench [--quick] [--tests set,get,...] [--requests N] [--clients C] [--pipelines 1,16]
+- redis-benchmark's own tests (-t ping_inline,set,get,incr,mset,lpush,lpop,sadd,hset,zadd,
+  lrange_100);
+- ZRANGE key 0 99 on a zset seeded with 100 members (a redis-benchmark custom command);
+- the blocking pair: consumers waiting in BRPOP while a producer LPUSHes (pipelined by -P);
+  the figure is elements pushed and popped per second.
+
+Each row runs at every pipeline depth of --pipelines. Machines here are shared and noisy: only
+the ratio measured in one run means anything, never the absolute numbers alone.
+
+    ./x.py bench [--quick] [--tests set,get,...] [--extra zrange,brpop] [--requests N]
+                 [--clients C] [--pipelines 1,16] [--workers W]
+    ./x.py bench repl ...           replication figures: see bench_repl.py
 """
 import argparse
-import csv
-import io
+import multiprocessing
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
-DEFAULT_TESTS = "ping_inline,set,get,incr,mset"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+DEFAULT_TESTS = "ping_inline,set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_100"
+DEFAULT_EXTRA = "zrange,brpop"
+ZSET_KEY = "bench:zset"
+QUEUE_KEY = "bench:queue"
+STOP = b"stop"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def seed_zset(port, members=100):
+    c = benchlib.Client(port)
+    try:
+        c.call("DEL", ZSET_KEY)
+        args = []
+        for i in range(members):
+            args += [i, f"member:{i:03d}"]
+        c.call("ZADD", ZSET_KEY, *args)
+        n = c.call("ZCARD", ZSET_KEY)
+        if n != members:
+            raise RuntimeError(f"seeded zset has {n} members, expected {members}")
+    finally:
+        c.close()
 
 
-def wait_ready(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(64).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} not ready after {timeout}s")
+def consumer(port, ready, results):
+    """Pop from QUEUE_KEY with BRPOP until the STOP element; report how many were popped."""
+    c = benchlib.Client(port, timeout=60)
+    popped = 0
+    cmd = benchlib.encode("BRPOP", QUEUE_KEY, 0)
+    ready.put(True)
+    try:
+        while True:
+            c.send(cmd)
+            reply = c.read()
+            if reply is None:
+                continue
+            if reply[1] == STOP:
+                break
+            popped += 1
+    finally:
+        c.close()
+    results.put(popped)
 
 
-def start_kvrocks(binary, workdir, workers):
-    port = free_port()
-    conf = os.path.join(workdir, "kvrocks.conf")
-    with open(conf, "w") as f:
-        f.write(f"bind 127.0.0.1\nport {port}\ndir {workdir}/data\nlog-dir {workdir}\n"
-                f"workers {workers}\n")
-    log = open(os.path.join(workdir, "stdout.log"), "w")
-    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    wait_ready(port, proc)
-    return proc, port
+def blocking_pair(port, elements, pipeline, consumers=4, timeout=300):
+    """Elements per second through LPUSH (one producer, `pipeline` commands per round trip)
+    and BRPOP (`consumers` clients, each waiting in BRPOP when the list is empty)."""
+    benchlib.Client(port).call("DEL", QUEUE_KEY)
+    ctx = multiprocessing.get_context("fork")
+    ready, results = ctx.Queue(), ctx.Queue()
+    procs = [ctx.Process(target=consumer, args=(port, ready, results)) for _ in range(consumers)]
+    for p in procs:
+        p.start()
+    try:
+        for _ in procs:
+            ready.get(timeout=30)
+        # Start with the consumers parked in BRPOP, so the first pushes exercise the wake-up
+        # path rather than a plain pop.
+        benchlib.wait_until(
+            lambda: int(benchlib.info(port, "clients").get("blocked_clients", "0")) >= consumers,
+            30, "consumers blocked in BRPOP")
+        prod = benchlib.Client(port, timeout=60)
+        value = b"x" * 64
+        one = benchlib.encode("LPUSH", QUEUE_KEY, value)
+        start = time.monotonic()
+        sent = 0
+        while sent < elements:
+            n = min(pipeline, elements - sent)
+            prod.send(one * n)
+            for _ in range(n):
+                prod.read()
+            sent += n
+        stop_cmd = benchlib.encode("LPUSH", QUEUE_KEY, STOP)
+        # Consumers stop at the first STOP they pop, and only after everything pushed before
+        # it: push them after the data so the clock stops once the queue is drained.
+        for _ in procs:
+            prod.send(stop_cmd)
+        for _ in procs:
+            prod.read()
+        popped = sum(results.get(timeout=timeout) for _ in procs)
+        elapsed = time.monotonic() - start
+        prod.close()
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    if popped != elements:
+        raise RuntimeError(f"blocking pair popped {popped} of {elements} elements")
+    return elements / elapsed
 
 
-def start_redis(workdir):
-    port = free_port()
-    log = open(os.path.join(workdir, "redis.log"), "w")
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--dir", workdir, "--save", "", "--appendonly", "no"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    wait_ready(port, proc)
-    return proc, port
-
-
-def run_benchmark(port, tests, requests, clients, pipeline, datasize):
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(requests),
-           "-c", str(clients), "-P", str(pipeline), "-d", str(datasize), "-r", "100000",
-           "-t", tests, "--csv"]
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                         timeout=600).stdout
+def run_all(port, args, pipeline):
+    """{row name: rps} for one server at one pipeline depth."""
     rows = {}
-    for row in csv.reader(io.StringIO(out)):
-        if len(row) < 2 or row[0] == "test":
-            continue
-        try:
-            rows[row[0]] = float(row[1])
-        except ValueError:
-            continue
+    if args.tests:
+        got = benchlib.redis_benchmark(port, args.requests, args.clients, pipeline,
+                                       tests=args.tests, datasize=args.datasize)
+        for name, rps in got.items():
+            if "needed to benchmark" in name:  # the LPUSH that fills LRANGE's list
+                continue
+            rows[name] = rps
+    extra = [e for e in args.extra.split(",") if e]
+    if "zrange" in extra:
+        seed_zset(port)
+        got = benchlib.redis_benchmark(port, args.requests, args.clients, pipeline,
+                                       command=["ZRANGE", ZSET_KEY, "0", "99"], keyspace=0)
+        rows["ZRANGE_100 (ZRANGE key 0 99)"] = next(iter(got.values()), 0.0)
+    if "brpop" in extra:
+        rows["LPUSH->BRPOP (elements/s)"] = blocking_pair(port, args.blocking_elements, pipeline)
     return rows
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kvrocks", required=True)
-    ap.add_argument("--tests", default=DEFAULT_TESTS)
-    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--tests", default=DEFAULT_TESTS, help="redis-benchmark -t list")
+    ap.add_argument("--extra", default=DEFAULT_EXTRA, help="zrange,brpop or empty")
+    ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--blocking-elements", type=int, default=20000)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--datasize", type=int, default=64)
@@ -106,38 +155,47 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
     args = ap.parse_args()
     if args.quick:
-        args.requests = 20000
+        args.requests = 10000
+        args.blocking_elements = 2000
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         print("redis-benchmark and redis-server are required (./x.py deps)", file=sys.stderr)
         return 2
     workdir = tempfile.mkdtemp(prefix="kvrocks-bench-")
-    kv_dir = os.path.join(workdir, "kvrocks")
-    rd_dir = os.path.join(workdir, "redis")
-    os.makedirs(kv_dir)
-    os.makedirs(rd_dir)
-    kv, kv_port = start_kvrocks(args.kvrocks, kv_dir, args.workers)
-    rd, rd_port = start_redis(rd_dir)
+    kv = rd = None
     results = []
+    started = time.monotonic()
     try:
-        for p in [int(x) for x in args.pipelines.split(",")]:
+        kv, kv_port = benchlib.start_kvrocks(args.kvrocks, os.path.join(workdir, "kvrocks"),
+                                             args.workers)
+        rd, rd_port = benchlib.start_redis(os.path.join(workdir, "redis"))
+        for i, p in enumerate(int(x) for x in args.pipelines.split(",")):
             # Alternate the order so neither server always runs on a warmer machine.
-            r_rd = run_benchmark(rd_port, args.tests, args.requests, args.clients, p,
-                                 args.datasize)
-            r_kv = run_benchmark(kv_port, args.tests, args.requests, args.clients, p,
-                                 args.datasize)
+            if i % 2 == 0:
+                r_rd = run_all(rd_port, args, p)
+                r_kv = run_all(kv_port, args, p)
+            else:
+                r_kv = run_all(kv_port, args, p)
+                r_rd = run_all(rd_port, args, p)
             for name in r_rd:
                 results.append((name, p, r_kv.get(name, 0.0), r_rd[name]))
     finally:
-        stop(kv)
-        stop(rd)
+        if kv is not None:
+            benchlib.stop(kv)
+        if rd is not None:
+            benchlib.stop(rd)
         shutil.rmtree(workdir, ignore_errors=True)
+    load = os.getloadavg()
     print()
     print(f"requests={args.requests} clients={args.clients} datasize={args.datasize} "
-          f"kvrocks workers={args.workers}")
-    print(f"{'test':<28} {'-P':>3} {'kvrocks rps':>12} {'redis rps':>12} {'ratio':>7}")
-    for name, p, kv_rps, rd_rps in results:
+          f"kvrocks workers={args.workers} blocking elements={args.blocking_elements} "
+          f"(4 BRPOP consumers)")
+    print(f"took {time.monotonic() - started:.0f}s; load average at the end "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    table = []
+    for name, p, kv_rps, rd_rps in sorted(results, key=lambda r: (r[1], 0)):
         ratio = kv_rps / rd_rps if rd_rps else 0.0
-        print(f"{name:<28} {p:>3} {kv_rps:>12.0f} {rd_rps:>12.0f} {ratio:>7.2f}")
+        table.append([name, p, f"{kv_rps:.0f}", f"{rd_rps:.0f}", f"{ratio:.2f}"])
+    benchlib.print_table(["test", "-P", "kvrocks rps", "redis rps", "ratio"], table)
     return 0
 
 
