@@ -21,6 +21,7 @@
 #include "common/mem.h"
 #include "server/conn.h"
 #include "server/server.h"
+#include "storage/storage.h"
 
 static _Thread_local struct worker *current_worker;
 
@@ -266,6 +267,7 @@ worker_main(void *arg)
     char name[16];
     snprintf(name, sizeof name, "worker-%d", w->id);
     pthread_setname_np(pthread_self(), name);
+    storage_thread_init();
     event_base_dispatch(w->base);
     return NULL;
 }

@@ -42,14 +42,16 @@ def wait_ready(port, proc, timeout=30):
     wait_until(ready, timeout, f"server on port {port}")
 
 
-def start_kvrocks(binary, workdir, workers, extra=""):
+def start_kvrocks(binary, workdir, workers, extra="", port=None):
+    """Start kvrocks with its data in workdir/data (kept across restarts in the same workdir);
+    `extra` is appended to the generated config. Returns (process, port)."""
     os.makedirs(workdir, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     conf = os.path.join(workdir, "kvrocks.conf")
     with open(conf, "w") as f:
         f.write(f"bind 127.0.0.1\nport {port}\ndir {workdir}/data\nlog-dir {workdir}\n"
                 f"workers {workers}\n{extra}")
-    log = open(os.path.join(workdir, "stdout.log"), "w")
+    log = open(os.path.join(workdir, "stdout.log"), "a")
     proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
     log.close()
     wait_ready(port, proc)
