@@ -8,8 +8,8 @@ each, and prints a table of requests/s with the ratio kvrocks/redis:
 - redis-benchmark's own tests (-t ping_inline,set,get,incr,mset,lpush,lpop,sadd,hset,zadd,
   lrange_100);
 - ZRANGE key 0 99 on a zset seeded with 100 members (a redis-benchmark custom command);
-- the blocking pair: consumers waiting in BRPOP while a producer LPUSHes (pipelined by -P);
-  the figure is elements pushed and popped per second.
+- the blocking pair: 4 redis-benchmark clients looping on BRPOP while one LPUSHes, all
+  pipelined by -P; the figure is elements pushed and popped per second.
 
 Each row runs at every pipeline depth of --pipelines. Machines here are shared and noisy: only
 the ratio measured in one run means anything, never the absolute numbers alone.
@@ -19,9 +19,9 @@ the ratio measured in one run means anything, never the absolute numbers alone.
     ./x.py bench repl ...           replication figures: see bench_repl.py
 """
 import argparse
-import multiprocessing
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,7 +33,6 @@ DEFAULT_TESTS = "ping_inline,set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_
 DEFAULT_EXTRA = "zrange,brpop"
 ZSET_KEY = "bench:zset"
 QUEUE_KEY = "bench:queue"
-STOP = b"stop"
 
 
 def seed_zset(port, members=100):
@@ -51,72 +50,46 @@ def seed_zset(port, members=100):
         c.close()
 
 
-def consumer(port, ready, results):
-    """Pop from QUEUE_KEY with BRPOP until the STOP element; report how many were popped."""
-    c = benchlib.Client(port, timeout=60)
-    popped = 0
-    cmd = benchlib.encode("BRPOP", QUEUE_KEY, 0)
-    ready.put(True)
+def blocking_pair(port, elements, pipeline, consumers=4, timeout=300):
+    """Elements per second through the blocking pair: `consumers` redis-benchmark clients
+    looping on BRPOP (parked in BRPOP before anything is pushed, so the pushes exercise the
+    wake-up path) and one producer client LPUSHing `elements` values, both pipelining
+    `pipeline` commands. Timed from the producer's start until the consumers have popped all
+    `elements` (redis-benchmark stops after exactly -n requests when -n is a multiple of -P)."""
+    elements -= elements % pipeline
+    c = benchlib.Client(port)
     try:
-        while True:
-            c.send(cmd)
-            reply = c.read()
-            if reply is None:
-                continue
-            if reply[1] == STOP:
-                break
-            popped += 1
+        c.call("DEL", QUEUE_KEY)
     finally:
         c.close()
-    results.put(popped)
-
-
-def blocking_pair(port, elements, pipeline, consumers=4, timeout=300):
-    """Elements per second through LPUSH (one producer, `pipeline` commands per round trip)
-    and BRPOP (`consumers` clients, each waiting in BRPOP when the list is empty)."""
-    benchlib.Client(port).call("DEL", QUEUE_KEY)
-    ctx = multiprocessing.get_context("fork")
-    ready, results = ctx.Queue(), ctx.Queue()
-    procs = [ctx.Process(target=consumer, args=(port, ready, results)) for _ in range(consumers)]
-    for p in procs:
-        p.start()
+    base = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(elements),
+            "-P", str(pipeline), "-q"]
+    cons = subprocess.Popen(base + ["-c", str(consumers), "BRPOP", QUEUE_KEY, "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prod = None
     try:
-        for _ in procs:
-            ready.get(timeout=30)
-        # Start with the consumers parked in BRPOP, so the first pushes exercise the wake-up
-        # path rather than a plain pop.
         benchlib.wait_until(
             lambda: int(benchlib.info(port, "clients").get("blocked_clients", "0")) >= consumers,
-            30, "consumers blocked in BRPOP")
-        prod = benchlib.Client(port, timeout=60)
-        value = b"x" * 64
-        one = benchlib.encode("LPUSH", QUEUE_KEY, value)
+            30, "consumers blocked in BRPOP", interval=0.01)
         start = time.monotonic()
-        sent = 0
-        while sent < elements:
-            n = min(pipeline, elements - sent)
-            prod.send(one * n)
-            for _ in range(n):
-                prod.read()
-            sent += n
-        stop_cmd = benchlib.encode("LPUSH", QUEUE_KEY, STOP)
-        # Consumers stop at the first STOP they pop, and only after everything pushed before
-        # it: push them after the data so the clock stops once the queue is drained.
-        for _ in procs:
-            prod.send(stop_cmd)
-        for _ in procs:
-            prod.read()
-        popped = sum(results.get(timeout=timeout) for _ in procs)
+        prod = subprocess.Popen(base + ["-c", "1", "LPUSH", QUEUE_KEY, "x" * 64],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cons.wait(timeout=timeout)
         elapsed = time.monotonic() - start
-        prod.close()
+        prod.wait(timeout=timeout)
     finally:
-        for p in procs:
-            p.join(timeout=10)
-            if p.is_alive():
+        for p in (cons, prod):
+            if p is not None and p.poll() is None:
                 p.kill()
-                p.join()
-    if popped != elements:
-        raise RuntimeError(f"blocking pair popped {popped} of {elements} elements")
+                p.wait()
+    c = benchlib.Client(port)
+    try:
+        remaining = c.call("LLEN", QUEUE_KEY)
+    finally:
+        c.close()
+    if cons.returncode != 0 or prod.returncode != 0 or remaining != 0:
+        raise RuntimeError(f"blocking pair failed: consumers exit {cons.returncode}, producer "
+                           f"exit {prod.returncode}, {remaining} elements left")
     return elements / elapsed
 
 
@@ -187,8 +160,8 @@ def main():
     load = os.getloadavg()
     print()
     print(f"requests={args.requests} clients={args.clients} datasize={args.datasize} "
-          f"kvrocks workers={args.workers} blocking elements={args.blocking_elements} "
-          f"(4 BRPOP consumers)")
+          f"kvrocks workers={args.workers} blocking pair: {args.blocking_elements} elements, "
+          f"4 BRPOP clients, 1 LPUSH client")
     print(f"took {time.monotonic() - started:.0f}s; load average at the end "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     table = []
