@@ -93,25 +93,29 @@ def blocking_pair(port, elements, pipeline, consumers=4, timeout=300):
     return elements / elapsed
 
 
-def run_all(port, args, pipeline):
-    """{row name: rps} for one server at one pipeline depth."""
-    rows = {}
-    if args.tests:
-        got = benchlib.redis_benchmark(port, args.requests, args.clients, pipeline,
-                                       tests=args.tests, datasize=args.datasize)
-        for name, rps in got.items():
-            if "needed to benchmark" in name:  # the LPUSH that fills LRANGE's list
-                continue
-            rows[name] = rps
+def workloads(args):
+    """The rows of the table, in order: (key, runner) where runner(port, pipeline) returns
+    {row name: rps} for one server."""
+    out = []
+    for test in [t for t in args.tests.split(",") if t]:
+        def run(port, pipeline, test=test):
+            got = benchlib.redis_benchmark(port, args.requests, args.clients, pipeline,
+                                           tests=test, datasize=args.datasize)
+            # LRANGE tests first fill their list with an LPUSH row of their own: not a row here.
+            return {k: v for k, v in got.items() if "needed to benchmark" not in k}
+        out.append(run)
     extra = [e for e in args.extra.split(",") if e]
     if "zrange" in extra:
-        seed_zset(port)
-        got = benchlib.redis_benchmark(port, args.requests, args.clients, pipeline,
-                                       command=["ZRANGE", ZSET_KEY, "0", "99"], keyspace=0)
-        rows["ZRANGE_100 (ZRANGE key 0 99)"] = next(iter(got.values()), 0.0)
+        def zrange(port, pipeline):
+            seed_zset(port)
+            got = benchlib.redis_benchmark(port, args.requests, args.clients, pipeline,
+                                           command=["ZRANGE", ZSET_KEY, "0", "99"], keyspace=0)
+            return {"ZRANGE_100 (ZRANGE key 0 99)": next(iter(got.values()), 0.0)}
+        out.append(zrange)
     if "brpop" in extra:
-        rows["LPUSH->BRPOP (elements/s)"] = blocking_pair(port, args.blocking_elements, pipeline)
-    return rows
+        out.append(lambda port, pipeline: {
+            "LPUSH->BRPOP (elements/s)": blocking_pair(port, args.blocking_elements, pipeline)})
+    return out
 
 
 def main():
@@ -141,16 +145,20 @@ def main():
         kv, kv_port = benchlib.start_kvrocks(args.kvrocks, os.path.join(workdir, "kvrocks"),
                                              args.workers)
         rd, rd_port = benchlib.start_redis(os.path.join(workdir, "redis"))
-        for i, p in enumerate(int(x) for x in args.pipelines.split(",")):
-            # Alternate the order so neither server always runs on a warmer machine.
-            if i % 2 == 0:
-                r_rd = run_all(rd_port, args, p)
-                r_kv = run_all(kv_port, args, p)
-            else:
-                r_kv = run_all(kv_port, args, p)
-                r_rd = run_all(rd_port, args, p)
-            for name in r_rd:
-                results.append((name, p, r_kv.get(name, 0.0), r_rd[name]))
+        i = 0
+        for p in [int(x) for x in args.pipelines.split(",")]:
+            for run in workloads(args):
+                # Both servers run each row back to back, so load from elsewhere on the machine
+                # hits both alike; alternate who goes first so neither always runs warmer.
+                if i % 2 == 0:
+                    r_rd = run(rd_port, p)
+                    r_kv = run(kv_port, p)
+                else:
+                    r_kv = run(kv_port, p)
+                    r_rd = run(rd_port, p)
+                i += 1
+                for name in r_rd:
+                    results.append((name, p, r_kv.get(name, 0.0), r_rd[name]))
     finally:
         if kv is not None:
             benchlib.stop(kv)
@@ -165,7 +173,7 @@ def main():
     print(f"took {time.monotonic() - started:.0f}s; load average at the end "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     table = []
-    for name, p, kv_rps, rd_rps in sorted(results, key=lambda r: (r[1], 0)):
+    for name, p, kv_rps, rd_rps in results:
         ratio = kv_rps / rd_rps if rd_rps else 0.0
         table.append([name, p, f"{kv_rps:.0f}", f"{rd_rps:.0f}", f"{ratio:.2f}"])
     benchlib.print_table(["test", "-P", "kvrocks rps", "redis rps", "ratio"], table)
