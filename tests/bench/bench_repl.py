@@ -97,10 +97,11 @@ def du(path):
     return total
 
 
-def full_sync(args, workdir, master_port, master_dir):
-    """(a): returns (sync_s, copy_s, bytes) and leaves the replica running (proc, port)."""
+def full_sync(args, workdir, master_port, master_dir, procs):
+    """(a): returns (sync_s, copy_s, bytes, port), the replica left running (in procs)."""
     proc, port = benchlib.start_kvrocks(args.kvrocks, os.path.join(workdir, "replica1"),
                                         args.workers)
+    procs.append(proc)
     c = benchlib.Client(port)
     start = time.monotonic()
     c.call("SLAVEOF", "127.0.0.1", master_port)
@@ -119,7 +120,7 @@ def full_sync(args, workdir, master_port, master_dir):
     copy_s = time.monotonic() - start
     size = du(target)
     shutil.rmtree(target, ignore_errors=True)
-    return sync_s, copy_s, size, proc, port
+    return sync_s, copy_s, size, port
 
 
 def percentile(values, p):
@@ -207,24 +208,22 @@ def main():
         # it would replay the whole WAL).
         master, mport = benchlib.start_kvrocks(args.kvrocks, master_dir, args.workers,
                                                PURGE_WAL_CONFIG)
+        procs.append(master)
         t0 = time.monotonic()
         keys = load_dataset(mport, size)
         load_s = time.monotonic() - t0
-        benchlib.stop(master)
-        master, mport = benchlib.start_kvrocks(args.kvrocks, master_dir, args.workers,
-                                               PURGE_WAL_CONFIG, port=mport)
-        benchlib.stop(master)
-        master, mport = benchlib.start_kvrocks(args.kvrocks, master_dir, args.workers,
-                                               port=mport)
-        procs.append(master)
+        for extra in (PURGE_WAL_CONFIG, ""):
+            benchlib.stop(procs.pop())
+            master, mport = benchlib.start_kvrocks(args.kvrocks, master_dir, args.workers,
+                                                   extra, port=mport)
+            procs.append(master)
         oldest = int(repl_info(mport).get("oldest_wal_sequence", "0"))
         if oldest == 1:
             raise RuntimeError("the master still has sequence 1 in its WAL: no full sync")
         # Throughput with no replica first, on the freshly loaded master.
         rps0 = set_rps(args, mport)
 
-        sync_s, copy_s, cp_bytes, r1, r1port = full_sync(args, workdir, mport, master_dir)
-        procs.append(r1)
+        sync_s, copy_s, cp_bytes, r1port = full_sync(args, workdir, mport, master_dir, procs)
         rps1 = set_rps(args, mport)
         benchlib.wait_until(lambda: synced(mport, r1port), 120, "replica 1 to catch up")
 

@@ -42,6 +42,15 @@ def wait_ready(port, proc, timeout=30):
     wait_until(ready, timeout, f"server on port {port}")
 
 
+def started(proc, port):
+    """Wait for a server just spawned; never leave it running when it does not come up."""
+    try:
+        wait_ready(port, proc)
+    except BaseException:
+        stop(proc)
+        raise
+
+
 def start_kvrocks(binary, workdir, workers, extra="", port=None):
     """Start kvrocks with its data in workdir/data (kept across restarts in the same workdir);
     `extra` is appended to the generated config. Returns (process, port)."""
@@ -54,7 +63,7 @@ def start_kvrocks(binary, workdir, workers, extra="", port=None):
     log = open(os.path.join(workdir, "stdout.log"), "a")
     proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    wait_ready(port, proc)
+    started(proc, port)
     return proc, port
 
 
@@ -66,7 +75,7 @@ def start_redis(workdir):
                              "--dir", workdir, "--save", "", "--appendonly", "no"],
                             stdout=log, stderr=subprocess.STDOUT)
     log.close()
-    wait_ready(port, proc)
+    started(proc, port)
     return proc, port
 
 
