@@ -129,6 +129,11 @@ struct kv_slice storage_iter_value(const struct storage_iter *it);
 /* KV_OK, or the error that ended the iteration early. */
 enum kv_code storage_iter_status(const struct storage_iter *it, struct kv_err *err);
 
+/* Prepare the calling thread for storage calls on the hot path: turns RocksDB's per-thread perf
+ * context counters off (their default level counts on every Get and Write, each a thread-local
+ * access through the shared library). Nothing here reads them. Call once per worker thread. */
+void storage_thread_init(void);
+
 /* The sequence number of the latest write (0 for an empty DB). */
 uint64_t storage_latest_seq(struct storage *st);
 

@@ -14,6 +14,7 @@ struct wal_iter {
     rocksdb_writebatch_t *batch; /* owned: the current batch, NULL before reading it */
     uint64_t batch_seq;
     uint64_t next_seq; /* first sequence of the batch expected next */
+    uint64_t reopens;  /* times the RocksDB iterator was recreated after the open */
 };
 
 bool
@@ -83,6 +84,12 @@ wal_iter_open(struct storage *st, uint64_t seq, struct wal_iter **out, struct kv
     return KV_OK;
 }
 
+uint64_t
+wal_iter_reopens(const struct wal_iter *it)
+{
+    return it->reopens;
+}
+
 void
 wal_iter_free(struct wal_iter *it)
 {
@@ -95,6 +102,39 @@ wal_iter_free(struct wal_iter *it)
     kv_free(it);
 }
 
+/* Make it->it point at a batch, when the WAL holds one at or after it->next_seq. First try the
+ * existing iterator: RocksDB's iterator, once past the end, reads records appended to its
+ * current file since (Next re-reads the file tail up to the latest sequence), which is the
+ * common case of a feeder following the writes. Only when that finds nothing although newer
+ * sequences exist (the WAL moved to a new file, which an open iterator never sees) is the
+ * iterator reopened at next_seq. KV_NOTFOUND when nothing can be read yet. */
+static enum kv_code
+position(struct wal_iter *it, bool *fresh, struct kv_err *err)
+{
+    *fresh = false;
+    if (it->it != NULL && !rocksdb_wal_iter_valid(it->it))
+        rocksdb_wal_iter_next(it->it);
+    if (it->it != NULL && rocksdb_wal_iter_valid(it->it))
+        return KV_OK;
+    *fresh = true;
+    if (it->it != NULL)
+        rocksdb_wal_iter_destroy(it->it);
+    it->it = open_raw(it->st, it->next_seq, err);
+    if (it->it == NULL)
+        return KV_ERR_WAL_GAP;
+    if (!rocksdb_wal_iter_valid(it->it)) {
+        char *errptr = NULL;
+        rocksdb_wal_iter_status(it->it, &errptr);
+        if (errptr != NULL)
+            rocksdb_free(errptr);
+        rocksdb_wal_iter_destroy(it->it);
+        it->it = NULL;
+        return KV_NOTFOUND;
+    }
+    it->reopens++;
+    return KV_OK;
+}
+
 enum kv_code
 wal_iter_batch(struct wal_iter *it, uint64_t *seq, uint32_t *count, struct kv_slice *rep,
                struct kv_err *err)
@@ -102,26 +142,23 @@ wal_iter_batch(struct wal_iter *it, uint64_t *seq, uint32_t *count, struct kv_sl
     if (it->batch == NULL) {
         if (rocksdb_get_latest_sequence_number(it->st->db) < it->next_seq)
             return KV_NOTFOUND;
-        /* The RocksDB iterator stops at the end of what was written when it was created (or of
-         * the current file): reopen it at the expected sequence. */
-        if (it->it == NULL || !rocksdb_wal_iter_valid(it->it)) {
-            if (it->it != NULL)
-                rocksdb_wal_iter_destroy(it->it);
-            it->it = open_raw(it->st, it->next_seq, err);
-            if (it->it == NULL)
-                return KV_ERR_WAL_GAP;
-            if (!rocksdb_wal_iter_valid(it->it)) {
-                char *errptr = NULL;
-                rocksdb_wal_iter_status(it->it, &errptr);
-                if (errptr != NULL)
-                    rocksdb_free(errptr);
-                rocksdb_wal_iter_destroy(it->it);
-                it->it = NULL;
-                return KV_NOTFOUND;
-            }
-        }
+        bool fresh;
+        enum kv_code rc = position(it, &fresh, err);
+        if (rc != KV_OK)
+            return rc;
         uint64_t first = 0;
         it->batch = rocksdb_wal_iter_get_batch(it->it, &first);
+        if (first != it->next_seq && !fresh) {
+            /* The continued iterator went somewhere unexpected: trust only a fresh one. */
+            rocksdb_writebatch_destroy(it->batch);
+            it->batch = NULL;
+            rocksdb_wal_iter_destroy(it->it);
+            it->it = NULL;
+            rc = position(it, &fresh, err);
+            if (rc != KV_OK)
+                return rc;
+            it->batch = rocksdb_wal_iter_get_batch(it->it, &first);
+        }
         it->batch_seq = first;
         if (first != it->next_seq) {
             rocksdb_writebatch_destroy(it->batch);

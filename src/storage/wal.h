@@ -36,12 +36,17 @@ enum kv_code wal_iter_open(struct storage *st, uint64_t seq, struct wal_iter **o
 void wal_iter_free(struct wal_iter *it); /* NULL is a no-op */
 
 /* The current batch: first sequence, record count and raw bytes (borrowed until the next
- * wal_iter_next or wal_iter_free). KV_NOTFOUND when the iterator is at the end for now (new
- * writes may appear later: call wal_iter_next again after a write, or reopen). */
+ * wal_iter_next or wal_iter_free). KV_NOTFOUND when nothing newer is readable yet: call it
+ * again after new writes; it continues from where it stopped. */
 enum kv_code wal_iter_batch(struct wal_iter *it, uint64_t *seq, uint32_t *count,
                             struct kv_slice *rep, struct kv_err *err);
 /* Move past the current batch. */
 void wal_iter_next(struct wal_iter *it);
+
+/* How many times the iterator had to recreate its RocksDB iterator since wal_iter_open. Tailing
+ * continues the open iterator while the WAL stays in one file, so this grows only when RocksDB
+ * switches to a new WAL file (memtable flush) or refuses to continue; tests use it. */
+uint64_t wal_iter_reopens(const struct wal_iter *it);
 
 /* PSYNC decision: KV_OK when a replica that asks for `seq` can continue from the WAL (seq ==
  * latest + 1, or a batch starts exactly at seq); KV_ERR_WAL_GAP otherwise. */

@@ -2,103 +2,136 @@
 # SPDX-License-Identifier: Apache-2.0
 """Benchmark kvrocks-c against Debian's redis-server in the same run.
 
-Starts both servers on free loopback ports in temporary directories, runs redis-benchmark with
-the same parameters against each, and prints a table of requests/s with the ratio
-kvrocks/redis. Machines here are shared and noisy: only the ratio measured in one run means
-anything, never the absolute numbers alone.
+Starts both servers on free loopback ports in temporary directories, runs the same load against
+each, and prints a table of requests/s with the ratio kvrocks/redis:
 
-    ./x.py bench [--quick] [--tests set,get,...] [--requests N] [--clients C] [--pipelines 1,16]
+- redis-benchmark's own tests (-t ping_inline,set,get,incr,mset,lpush,lpop,sadd,hset,zadd,
+  lrange_100);
+- ZRANGE key 0 99 on a zset seeded with 100 members (a redis-benchmark custom command);
+- the blocking pair: 4 redis-benchmark clients looping on BRPOP while one LPUSHes, all
+  pipelined by -P; the figure is elements pushed and popped per second.
+
+Each row runs at every pipeline depth of --pipelines. Machines here are shared and noisy: only
+the ratio measured in one run means anything, never the absolute numbers alone.
+
+    ./x.py bench [--quick] [--tests set,get,...] [--extra zrange,brpop] [--requests N]
+                 [--clients C] [--pipelines 1,16] [--workers W]
+    ./x.py bench repl ...           replication figures: see bench_repl.py
 """
 import argparse
-import csv
-import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-DEFAULT_TESTS = "ping_inline,set,get,incr,mset"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+DEFAULT_TESTS = "ping_inline,set,get,incr,mset,lpush,lpop,sadd,hset,zadd,lrange_100"
+DEFAULT_EXTRA = "zrange,brpop"
+ZSET_KEY = "bench:zset"
+QUEUE_KEY = "bench:queue"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def seed_zset(port, members=100):
+    c = benchlib.Client(port)
+    try:
+        c.call("DEL", ZSET_KEY)
+        args = []
+        for i in range(members):
+            args += [i, f"member:{i:03d}"]
+        c.call("ZADD", ZSET_KEY, *args)
+        n = c.call("ZCARD", ZSET_KEY)
+        if n != members:
+            raise RuntimeError(f"seeded zset has {n} members, expected {members}")
+    finally:
+        c.close()
 
 
-def wait_ready(port, proc, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(64).startswith(b"+PONG"):
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server on port {port} not ready after {timeout}s")
+def blocking_pair(port, elements, pipeline, consumers=4, timeout=300):
+    """Elements per second through the blocking pair: `consumers` redis-benchmark clients
+    looping on BRPOP (parked in BRPOP before anything is pushed, so the pushes exercise the
+    wake-up path) and one producer client LPUSHing `elements` values, both pipelining
+    `pipeline` commands. Timed from the producer's start until the consumers have popped all
+    `elements` (redis-benchmark stops after exactly -n requests when -n is a multiple of -P)."""
+    elements -= elements % pipeline
+    c = benchlib.Client(port)
+    try:
+        c.call("DEL", QUEUE_KEY)
+    finally:
+        c.close()
+    base = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(elements),
+            "-P", str(pipeline), "-q"]
+    cons = subprocess.Popen(base + ["-c", str(consumers), "BRPOP", QUEUE_KEY, "0"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    prod = None
+    try:
+        benchlib.wait_until(
+            lambda: int(benchlib.info(port, "clients").get("blocked_clients", "0")) >= consumers,
+            30, "consumers blocked in BRPOP", interval=0.01)
+        start = time.monotonic()
+        prod = subprocess.Popen(base + ["-c", "1", "LPUSH", QUEUE_KEY, "x" * 64],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cons.wait(timeout=timeout)
+        elapsed = time.monotonic() - start
+        prod.wait(timeout=timeout)
+    finally:
+        for p in (cons, prod):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    c = benchlib.Client(port)
+    try:
+        remaining = c.call("LLEN", QUEUE_KEY)
+    finally:
+        c.close()
+    if cons.returncode != 0 or prod.returncode != 0 or remaining != 0:
+        raise RuntimeError(f"blocking pair failed: consumers exit {cons.returncode}, producer "
+                           f"exit {prod.returncode}, {remaining} elements left")
+    return elements / elapsed
 
 
-def start_kvrocks(binary, workdir, workers):
-    port = free_port()
-    conf = os.path.join(workdir, "kvrocks.conf")
-    with open(conf, "w") as f:
-        f.write(f"bind 127.0.0.1\nport {port}\ndir {workdir}/data\nlog-dir {workdir}\n"
-                f"workers {workers}\n")
-    log = open(os.path.join(workdir, "stdout.log"), "w")
-    proc = subprocess.Popen([binary, "-c", conf], stdout=log, stderr=subprocess.STDOUT)
-    wait_ready(port, proc)
-    return proc, port
+def requests_for(args, pipeline):
+    """Pipelined runs go several times faster: give them twice the requests, so that their
+    measurement does not shrink to a fraction of a second."""
+    return args.requests * (2 if pipeline > 1 else 1)
 
 
-def start_redis(workdir):
-    port = free_port()
-    log = open(os.path.join(workdir, "redis.log"), "w")
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                             "--dir", workdir, "--save", "", "--appendonly", "no"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    wait_ready(port, proc)
-    return proc, port
-
-
-def run_benchmark(port, tests, requests, clients, pipeline, datasize):
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(requests),
-           "-c", str(clients), "-P", str(pipeline), "-d", str(datasize), "-r", "100000",
-           "-t", tests, "--csv"]
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                         timeout=600).stdout
-    rows = {}
-    for row in csv.reader(io.StringIO(out)):
-        if len(row) < 2 or row[0] == "test":
-            continue
-        try:
-            rows[row[0]] = float(row[1])
-        except ValueError:
-            continue
-    return rows
-
-
-def stop(proc):
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def workloads(args):
+    """The rows of the table, in order: (key, runner) where runner(port, pipeline) returns
+    {row name: rps} for one server."""
+    out = []
+    for test in [t for t in args.tests.split(",") if t]:
+        def run(port, pipeline, test=test):
+            got = benchlib.redis_benchmark(port, requests_for(args, pipeline), args.clients,
+                                           pipeline, tests=test, datasize=args.datasize)
+            # LRANGE tests first fill their list with an LPUSH row of their own: not a row here.
+            return {k: v for k, v in got.items() if "needed to benchmark" not in k}
+        out.append(run)
+    extra = [e for e in args.extra.split(",") if e]
+    if "zrange" in extra:
+        def zrange(port, pipeline):
+            seed_zset(port)
+            got = benchlib.redis_benchmark(port, requests_for(args, pipeline), args.clients,
+                                           pipeline, command=["ZRANGE", ZSET_KEY, "0", "99"],
+                                           keyspace=0)
+            return {"ZRANGE_100 (ZRANGE key 0 99)": next(iter(got.values()), 0.0)}
+        out.append(zrange)
+    if "brpop" in extra:
+        out.append(lambda port, pipeline: {
+            "LPUSH->BRPOP (elements/s)": blocking_pair(port, args.blocking_elements, pipeline)})
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kvrocks", required=True)
-    ap.add_argument("--tests", default=DEFAULT_TESTS)
-    ap.add_argument("--requests", type=int, default=200000)
+    ap.add_argument("--tests", default=DEFAULT_TESTS, help="redis-benchmark -t list")
+    ap.add_argument("--extra", default=DEFAULT_EXTRA, help="zrange,brpop or empty")
+    ap.add_argument("--requests", type=int, default=100000)
+    ap.add_argument("--blocking-elements", type=int, default=20000)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--datasize", type=int, default=64)
@@ -106,38 +139,51 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
     args = ap.parse_args()
     if args.quick:
-        args.requests = 20000
+        args.requests = 10000
+        args.blocking_elements = 2000
     if shutil.which("redis-benchmark") is None or shutil.which("redis-server") is None:
         print("redis-benchmark and redis-server are required (./x.py deps)", file=sys.stderr)
         return 2
     workdir = tempfile.mkdtemp(prefix="kvrocks-bench-")
-    kv_dir = os.path.join(workdir, "kvrocks")
-    rd_dir = os.path.join(workdir, "redis")
-    os.makedirs(kv_dir)
-    os.makedirs(rd_dir)
-    kv, kv_port = start_kvrocks(args.kvrocks, kv_dir, args.workers)
-    rd, rd_port = start_redis(rd_dir)
+    kv = rd = None
     results = []
+    started = time.monotonic()
     try:
+        kv, kv_port = benchlib.start_kvrocks(args.kvrocks, os.path.join(workdir, "kvrocks"),
+                                             args.workers)
+        rd, rd_port = benchlib.start_redis(os.path.join(workdir, "redis"))
+        i = 0
         for p in [int(x) for x in args.pipelines.split(",")]:
-            # Alternate the order so neither server always runs on a warmer machine.
-            r_rd = run_benchmark(rd_port, args.tests, args.requests, args.clients, p,
-                                 args.datasize)
-            r_kv = run_benchmark(kv_port, args.tests, args.requests, args.clients, p,
-                                 args.datasize)
-            for name in r_rd:
-                results.append((name, p, r_kv.get(name, 0.0), r_rd[name]))
+            for run in workloads(args):
+                # Both servers run each row back to back, so load from elsewhere on the machine
+                # hits both alike; alternate who goes first so neither always runs warmer.
+                if i % 2 == 0:
+                    r_rd = run(rd_port, p)
+                    r_kv = run(kv_port, p)
+                else:
+                    r_kv = run(kv_port, p)
+                    r_rd = run(rd_port, p)
+                i += 1
+                for name in r_rd:
+                    results.append((name, p, r_kv.get(name, 0.0), r_rd[name]))
     finally:
-        stop(kv)
-        stop(rd)
+        if kv is not None:
+            benchlib.stop(kv)
+        if rd is not None:
+            benchlib.stop(rd)
         shutil.rmtree(workdir, ignore_errors=True)
+    load = os.getloadavg()
     print()
-    print(f"requests={args.requests} clients={args.clients} datasize={args.datasize} "
-          f"kvrocks workers={args.workers}")
-    print(f"{'test':<28} {'-P':>3} {'kvrocks rps':>12} {'redis rps':>12} {'ratio':>7}")
+    print(f"requests={args.requests} (x2 when pipelined) clients={args.clients} datasize={args.datasize} "
+          f"kvrocks workers={args.workers} blocking pair: {args.blocking_elements} elements, "
+          f"4 BRPOP clients, 1 LPUSH client")
+    print(f"took {time.monotonic() - started:.0f}s; load average at the end "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    table = []
     for name, p, kv_rps, rd_rps in results:
         ratio = kv_rps / rd_rps if rd_rps else 0.0
-        print(f"{name:<28} {p:>3} {kv_rps:>12.0f} {rd_rps:>12.0f} {ratio:>7.2f}")
+        table.append([name, p, f"{kv_rps:.0f}", f"{rd_rps:.0f}", f"{ratio:.2f}"])
+    benchlib.print_table(["test", "-P", "kvrocks rps", "redis rps", "ratio"], table)
     return 0
 
 

@@ -72,6 +72,64 @@ TEST_F(WalTest, BatchesInOrderWithTheirSequences)
     wal_iter_free(it);
 }
 
+// A feeder alternates: a write arrives, it reads the batch, it finds nothing more. Every batch
+// must come back once, in order, and while the WAL stays in one file the same RocksDB iterator
+// keeps following the writes instead of being recreated for each batch.
+TEST_F(WalTest, TailingFollowsWritesWithoutReopening)
+{
+    uint64_t first = WriteBatch(1, "t");
+    struct kv_err err;
+    struct wal_iter *it = nullptr;
+    ASSERT_EQ(wal_iter_open(st_, first, &it, &err), KV_OK) << err.msg;
+    uint64_t seq;
+    uint32_t count;
+    struct kv_slice rep;
+    uint64_t expect = first;
+    for (int i = 0; i < 200; i++) {
+        if (i > 0)
+            expect = WriteBatch(1 + i % 3, "t" + std::to_string(i) + "_");
+        ASSERT_EQ(wal_iter_batch(it, &seq, &count, &rep, &err), KV_OK) << i << ": " << err.msg;
+        ASSERT_EQ(seq, expect) << i;
+        ASSERT_EQ(count, (uint32_t)(1 + i % 3)) << i;
+        wal_iter_next(it);
+        ASSERT_EQ(wal_iter_batch(it, &seq, &count, &rep, &err), KV_NOTFOUND) << i;
+    }
+    EXPECT_EQ(wal_iter_reopens(it), 0u);
+    wal_iter_free(it);
+}
+
+// A memtable flush starts a new WAL file, which an open RocksDB iterator never sees: the
+// iterator must notice and reopen, without skipping or repeating a batch.
+TEST_F(WalTest, TailingCrossesWalFiles)
+{
+    uint64_t first = WriteBatch(2, "x");
+    struct kv_err err;
+    kv_err_clear(&err);
+    struct wal_iter *it = nullptr;
+    ASSERT_EQ(wal_iter_open(st_, first, &it, &err), KV_OK) << err.msg;
+    uint64_t seq;
+    uint32_t count;
+    struct kv_slice rep;
+    ASSERT_EQ(wal_iter_batch(it, &seq, &count, &rep, &err), KV_OK) << err.msg;
+    wal_iter_next(it);
+    ASSERT_EQ(wal_iter_batch(it, &seq, &count, &rep, &err), KV_NOTFOUND);
+    std::vector<uint64_t> want;
+    for (int round = 0; round < 3; round++) {
+        ASSERT_EQ(storage_flush(st_, &err), KV_OK) << err.msg;
+        want.push_back(WriteBatch(1, "y" + std::to_string(round) + "_"));
+        want.push_back(WriteBatch(2, "z" + std::to_string(round) + "_"));
+    }
+    std::vector<uint64_t> got;
+    while (wal_iter_batch(it, &seq, &count, &rep, &err) == KV_OK) {
+        got.push_back(seq);
+        wal_iter_next(it);
+    }
+    EXPECT_EQ(err.code, KV_OK) << err.msg;
+    EXPECT_EQ(got, want);
+    EXPECT_GE(wal_iter_reopens(it), 1u);
+    wal_iter_free(it);
+}
+
 TEST_F(WalTest, ResumeOnlyAtBatchStartsOrLatestPlusOne)
 {
     uint64_t s1 = WriteBatch(1, "a");

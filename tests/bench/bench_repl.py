@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+"""Replication figures for kvrocks-c (issue 4), all from one run on this machine:
+
+(a) full sync: time for a fresh replica to full-sync a dataset of --size bytes from its master
+    (SLAVEOF until the replica's sequence equals the master's and the link is up), against a
+    plain local copy (cp -r) of the checkpoint the master served. The figure is
+    copy_time / sync_time: 1.0 means the sync moves data as fast as cp does.
+(b) replica lag under a steady write load (redis-benchmark SET on the master): master and
+    replica sequences (ROLE, the same numbers as INFO replication's master_repl_offset and
+    slave_repl_offset) are sampled every --sample-ms; lag in sequences is master - replica at a sample, lag in ms is how long
+    ago the master first reached the replica's sequence. p50/p99/max.
+(c) master write throughput (redis-benchmark SET) with 0, 1 and 2 replicas attached.
+
+    ./x.py bench repl [--size 1G] [--quick] [--requests N] [--pipeline 16] [--skip-sync]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+VALUE_SIZE = 16 * 1024
+PURGE_WAL_CONFIG = "rocksdb.wal_ttl_seconds 0\nrocksdb.wal_size_limit_mb 0\n"
+KEYS_PER_MSET = 32
+
+
+def parse_size(text):
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower()
+    for suffix in ("ib", "b"):
+        if t.endswith(suffix):
+            t = t[:-len(suffix)]
+            break
+    if t and t[-1] in units:
+        return int(float(t[:-1]) * units[t[-1]])
+    return int(t)
+
+
+def load_dataset(port, size):
+    """Write about `size` bytes of incompressible values (VALUE_SIZE each, distinct keys) with
+    pipelined MSETs; returns the number of keys."""
+    keys = max(1, size // VALUE_SIZE)
+    pool = os.urandom(1 << 20)
+    c = benchlib.Client(port, timeout=120)
+    sent = pending = 0
+    try:
+        while sent < keys:
+            args = ["MSET"]
+            for i in range(sent, min(keys, sent + KEYS_PER_MSET)):
+                off = (i * 7919) % (len(pool) - VALUE_SIZE)
+                args += [f"data:{i:09d}", pool[off:off + VALUE_SIZE]]
+            c.send(benchlib.encode(*args))
+            sent += (len(args) - 1) // 2
+            pending += 1
+            if pending >= 8:
+                for _ in range(pending):
+                    c.read()
+                pending = 0
+        for _ in range(pending):
+            c.read()
+    finally:
+        c.close()
+    return keys
+
+
+def repl_info(port):
+    return benchlib.info(port, "replication")
+
+
+def latest_seq(port):
+    return int(repl_info(port)["master_repl_offset"])
+
+
+def synced(master_port, replica_port):
+    """True when the replica's link is up and it has the master's latest sequence."""
+    r = repl_info(replica_port)
+    if r.get("master_link_status") != "up" or r.get("master_sync_in_progress") == "1":
+        return False
+    return int(r.get("slave_repl_offset", "-1")) >= latest_seq(master_port)
+
+
+def du(path):
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(dirpath, f))
+            except OSError:
+                pass
+    return total
+
+
+def full_sync(args, workdir, master_port, master_dir, procs):
+    """(a): returns (sync_s, copy_s, bytes, port), the replica left running (in procs)."""
+    proc, port = benchlib.start_kvrocks(args.kvrocks, os.path.join(workdir, "replica1"),
+                                        args.workers)
+    procs.append(proc)
+    c = benchlib.Client(port)
+    start = time.monotonic()
+    c.call("SLAVEOF", "127.0.0.1", master_port)
+    c.close()
+    benchlib.wait_until(lambda: synced(master_port, port), args.sync_timeout,
+                        "the replica's full sync", interval=0.01)
+    sync_s = time.monotonic() - start
+    checkpoint = os.path.join(master_dir, "data", "checkpoint")
+    if not os.path.isdir(checkpoint):
+        raise RuntimeError(f"the master's checkpoint {checkpoint} is gone "
+                           f"(in {os.path.dirname(checkpoint)}: "
+                           f"{sorted(os.listdir(os.path.dirname(checkpoint)))})")
+    target = os.path.join(workdir, "copy")
+    start = time.monotonic()
+    subprocess.run(["cp", "-r", checkpoint, target], check=True)
+    copy_s = time.monotonic() - start
+    size = du(target)
+    shutil.rmtree(target, ignore_errors=True)
+    return sync_s, copy_s, size, port
+
+
+def percentile(values, p):
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def lag_under_load(args, master_port, replica_port):
+    """(b): (samples, lag sequences list, lag ms list, benchmark rps)."""
+    m = benchlib.Client(master_port)
+    r = benchlib.Client(replica_port)
+    history = []  # (time, master sequence), increasing
+    lag_seq, lag_ms = [], []
+    result = {}
+
+    def load():
+        result["rps"] = benchlib.redis_benchmark(master_port, args.requests, args.clients,
+                                                 args.pipeline, tests="set",
+                                                 datasize=args.datasize).get("SET", 0.0)
+
+    # ROLE carries the same numbers as INFO replication's master_repl_offset (a master's
+    # latest sequence) and slave_repl_offset (a replica's), at a fraction of the cost: INFO
+    # also computes fields such as the oldest WAL sequence, which would load the master and
+    # slow the sampling down.
+    def seq_of(client, index):
+        return int(client.call("ROLE")[index])
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        while t.is_alive():
+            now = time.monotonic()
+            ms = seq_of(m, 1)  # ["master", seq, replicas]
+            rs = seq_of(r, 4)  # ["slave", host, port, state, seq]
+            history.append((now, ms))
+            lag_seq.append(max(0, ms - rs))
+            # When did the master first reach the replica's sequence?
+            reached = now
+            for ht, hs in reversed(history):
+                if hs < rs:
+                    break
+                reached = ht
+            lag_ms.append((now - reached) * 1000.0)
+            time.sleep(args.sample_ms / 1000.0)
+    finally:
+        t.join()
+        m.close()
+        r.close()
+    return len(lag_seq), lag_seq, lag_ms, result.get("rps", 0.0)
+
+
+def set_rps(args, port):
+    return benchlib.redis_benchmark(port, args.requests, args.clients, args.pipeline,
+                                    tests="set", datasize=args.datasize).get("SET", 0.0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kvrocks", required=True)
+    ap.add_argument("--size", default="1G", help="full-sync dataset size (1G, 256M, ...)")
+    ap.add_argument("--requests", type=int, default=200000, help="SET requests per load run")
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--pipeline", type=int, default=16)
+    ap.add_argument("--datasize", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--sample-ms", type=float, default=5.0)
+    ap.add_argument("--sync-timeout", type=float, default=1800.0)
+    ap.add_argument("--quick", action="store_true", help="64 MiB and fewer requests")
+    ap.add_argument("--keep", action="store_true", help="keep the servers' directories and logs")
+    args = ap.parse_args()
+    if args.quick:
+        args.size = "64M"
+        args.requests = 50000
+    size = parse_size(args.size)
+    workdir = tempfile.mkdtemp(prefix="kvrocks-bench-repl-")
+    procs = []
+    started = time.monotonic()
+    try:
+        master_dir = os.path.join(workdir, "master")
+        # Load with WAL files deleted as soon as they are flushed; restart once so recovery
+        # flushes the last WAL into SST files (and deletes it), then again with the default
+        # retention. A new replica's PSYNC 1 is then refused and it must full-sync (otherwise
+        # it would replay the whole WAL).
+        master, mport = benchlib.start_kvrocks(args.kvrocks, master_dir, args.workers,
+                                               PURGE_WAL_CONFIG)
+        procs.append(master)
+        t0 = time.monotonic()
+        keys = load_dataset(mport, size)
+        load_s = time.monotonic() - t0
+        for extra in (PURGE_WAL_CONFIG, ""):
+            benchlib.stop(procs.pop())
+            master, mport = benchlib.start_kvrocks(args.kvrocks, master_dir, args.workers,
+                                                   extra, port=mport)
+            procs.append(master)
+        oldest = int(repl_info(mport).get("oldest_wal_sequence", "0"))
+        if oldest == 1:
+            raise RuntimeError("the master still has sequence 1 in its WAL: no full sync")
+        # Throughput with no replica first, on the freshly loaded master.
+        rps0 = set_rps(args, mport)
+
+        sync_s, copy_s, cp_bytes, r1port = full_sync(args, workdir, mport, master_dir, procs)
+        rps1 = set_rps(args, mport)
+        benchlib.wait_until(lambda: synced(mport, r1port), 120, "replica 1 to catch up")
+
+        n, lag_seq, lag_ms, lag_rps = lag_under_load(args, mport, r1port)
+        benchlib.wait_until(lambda: synced(mport, r1port), 120, "replica 1 to catch up")
+
+        r2, r2port = benchlib.start_kvrocks(args.kvrocks, os.path.join(workdir, "replica2"),
+                                            args.workers)
+        procs.append(r2)
+        benchlib.Client(r2port).call("SLAVEOF", "127.0.0.1", mport)
+        benchlib.wait_until(lambda: synced(mport, r2port), args.sync_timeout,
+                            "replica 2's full sync", interval=0.05)
+        rps2 = set_rps(args, mport)
+        for port in (r1port, r2port):
+            benchlib.wait_until(lambda: synced(mport, port), 120, "replicas to catch up")
+    finally:
+        for p in procs:
+            benchlib.stop(p)
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    load = os.getloadavg()
+    print()
+    print(f"dataset {keys} keys x {VALUE_SIZE} B = {keys * VALUE_SIZE / (1 << 20):.0f} MiB "
+          f"written in {load_s:.1f}s; checkpoint on disk {cp_bytes / (1 << 20):.0f} MiB")
+    print(f"load: redis-benchmark SET -n {args.requests} -c {args.clients} -P {args.pipeline} "
+          f"-d {args.datasize}; kvrocks workers={args.workers}")
+    print(f"took {time.monotonic() - started:.0f}s; load average at the end "
+          f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    print()
+    mib = cp_bytes / (1 << 20)
+    rows = [
+        ["(a) full sync (SLAVEOF -> in sync)", f"{sync_s:.2f} s", f"{mib / sync_s:.0f} MiB/s"],
+        ["(a) cp -r of the checkpoint", f"{copy_s:.2f} s", f"{mib / copy_s:.0f} MiB/s"],
+        ["(a) copy_time / sync_time", f"{copy_s / sync_s:.2f}", "target >= 0.8"],
+        ["(b) lag, sequences p50 / p99 / max",
+         f"{percentile(lag_seq, 50):.0f} / {percentile(lag_seq, 99):.0f} / {max(lag_seq or [0])}",
+         f"{n} samples"],
+        ["(b) lag, ms p50 / p99 / max",
+         f"{percentile(lag_ms, 50):.1f} / {percentile(lag_ms, 99):.1f} / "
+         f"{max(lag_ms or [0]):.1f}", f"load ran at {lag_rps:.0f} SET/s"],
+        ["(c) master SET rps, 0 replicas", f"{rps0:.0f}", "1.00"],
+        ["(c) master SET rps, 1 replica", f"{rps1:.0f}", f"{rps1 / rps0:.2f}" if rps0 else "-"],
+        ["(c) master SET rps, 2 replicas", f"{rps2:.0f}", f"{rps2 / rps0:.2f}" if rps0 else "-"],
+    ]
+    benchlib.print_table(["figure", "value", "note"], rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
