@@ -154,7 +154,7 @@ parse_line(struct cluster_topology *t, size_t *cap, struct dict *ids, const char
         return kv_err_set(err, KV_ERR_INVALID, NODES_ERR_INFO);
 
     struct field_iter it = {p, end};
-    struct kv_slice id, host, port, role, master;
+    struct kv_slice id = {0}, host = {0}, port = {0}, role = {0}, master = {0};
     next_field(&it, &id);
     next_field(&it, &host);
     next_field(&it, &port);

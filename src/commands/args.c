@@ -105,7 +105,7 @@ args_cstr(const struct cmd_ctx *ctx, int i, char *buf, size_t cap)
 enum kv_code
 args_deadline_ms(struct cmd_ctx *ctx, int i, int64_t *deadline_ms)
 {
-    int64_t ms;
+    int64_t ms = 0;
     enum kv_code rc = args_timeout_ms(ctx, i, &ms);
     if (rc != KV_OK)
         return rc;
@@ -116,7 +116,7 @@ args_deadline_ms(struct cmd_ctx *ctx, int i, int64_t *deadline_ms)
 enum kv_code
 args_mpop(struct cmd_ctx *ctx, int at, const char *first, const char *second, struct args_mpop *a)
 {
-    int64_t numkeys;
+    int64_t numkeys = 0;
     enum kv_code rc = args_int64_range(ctx, at, 1, INT64_MAX, ERR_NUMKEYS_POSITIVE, &numkeys);
     if (rc != KV_OK)
         return rc;

@@ -100,7 +100,7 @@ bit_range(bool is_bit, int64_t start, int64_t end, uint64_t *first, uint64_t *la
 static enum kv_code
 cmd_setbit(struct cmd_ctx *ctx)
 {
-    uint64_t offset;
+    uint64_t offset = 0;
     int64_t value;
     enum kv_code rc = parse_bit_offset(ctx, 2, 0, &offset);
     if (rc != KV_OK)
@@ -119,7 +119,7 @@ cmd_setbit(struct cmd_ctx *ctx)
 static enum kv_code
 cmd_getbit(struct cmd_ctx *ctx)
 {
-    uint64_t offset;
+    uint64_t offset = 0;
     enum kv_code rc = parse_bit_offset(ctx, 2, 0, &offset);
     if (rc != KV_OK)
         return rc;

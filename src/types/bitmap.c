@@ -169,7 +169,7 @@ list_segments(struct db *db, struct kv_slice key, uint64_t version, uint64_t lo,
     size_t cnt = 0, cap = 0;
     enum kv_code rc = KV_OK;
     for (; storage_iter_valid(it); storage_iter_next(it)) {
-        uint64_t s;
+        uint64_t s = 0;
         if ((rc = segment_index_of(segment_suffix(it, plen), &s, err)) != KV_OK)
             break;
         if (s < lo || s > hi)
@@ -295,7 +295,7 @@ walk_segments(struct bitmap_view *v, uint64_t first, uint64_t last, bool ordered
     size_t plen = subkey_prefix_len(&v->db, v->key, version);
     struct storage_iter *it = segment_iter(&v->db, v->key, version);
     for (; storage_iter_valid(it); storage_iter_next(it)) {
-        uint64_t s;
+        uint64_t s = 0;
         if ((rc = segment_index_of(segment_suffix(it, plen), &s, err)) != KV_OK)
             break;
         if (s < scan_from || s > last)
