@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/endian.h"
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "storage/meta.h"
