@@ -3,7 +3,9 @@
  * cmd_string: string commands (Redis 7.0 semantics and replies): GET, SET, SETNX, SETEX, PSETEX,
  * MGET, MSET, MSETNX, GETSET, GETDEL, GETEX, GETRANGE, SUBSTR, SETRANGE, APPEND, STRLEN, INCR,
  * DECR, INCRBY, DECRBY, INCRBYFLOAT, LCS, and Kvrocks' CAS and CAD. The storage work is in
- * types/str.h; here are argument parsing, Redis's checking order, and the replies.
+ * types/str.h (which also says how a bitmap key, a string to Redis, and a HyperLogLog key, which
+ * is not one here, are treated); here are argument parsing, Redis's checking order, and the
+ * replies.
  */
 #include <stdint.h>
 #include <string.h>
@@ -242,7 +244,8 @@ cmd_getset(struct cmd_ctx *ctx)
     return set_generic(ctx, ctx->argv[1], ctx->argv[2], &so, false);
 }
 
-/* MGET key [key ...] -> array of values, nil for absent keys and keys of other types. */
+/* MGET key [key ...] -> array of values (a bitmap key's string form), nil for absent keys and keys
+ * of other types. */
 static enum kv_code
 cmd_mget(struct cmd_ctx *ctx)
 {
@@ -334,11 +337,10 @@ cmd_getex(struct cmd_ctx *ctx)
         ttl = STR_TTL_AT;
         rc = ext_expire(ctx, &o, &at_ms);
         if (rc != KV_OK) {
-            /* Report the expiry error only for a live string key. */
-            struct kv_buf raw = KV_BUF_INIT;
-            struct kv_slice v;
-            enum kv_code rrc = str_get_string(ctx->db, ctx->argv[1], &raw, &v, ctx->err);
-            kv_buf_deinit(&raw);
+            /* Report the expiry error only for a live string (or bitmap) key: STRLEN's type
+             * check, which reads no value. */
+            int64_t len;
+            enum kv_code rrc = str_strlen(ctx->db, ctx->argv[1], &len, ctx->err);
             reads_count_lookup(ctx, rrc);
             if (rrc == KV_NOTFOUND) {
                 resp_write_null(ctx->out);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "common/clock.h"
-#include "common/endian.h"
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "storage/meta.h"
@@ -143,6 +142,50 @@ bitmap_string_form(struct db *db, struct kv_slice key, bool whole, int64_t start
     return rc;
 }
 
+/* Turn the live record `m` (payload borrowed from `raw`) of `key`, read under the caller's lock,
+ * into a string record, for the commands that see a bitmap key as the string Redis would hold:
+ * a string key is left as it is; a bitmap key becomes the equivalent string record (its string
+ * form and its expiry, encoded in `raw` as a 64-bit record, so it can be edited in place and
+ * written back, which makes the key a plain string). KV_ERR_WRONGTYPE for other types (a
+ * HyperLogLog key included); KV_ERR when the string form is longer than
+ * STR_BITMAP_MAX_STRING_BYTES. With `as_number`, a bitmap key too long to spell any number
+ * (STRCONV_LONG_DOUBLE_BUF bytes or more, more than the number parsers accept) is KV_ERR_INVALID
+ * without being read, as Redis refuses such a string. */
+static enum kv_code
+as_string(struct db *db, struct kv_slice key, bool as_number, struct meta *m, struct kv_buf *raw,
+          struct kv_err *err)
+{
+    if (m->type == META_STRING)
+        return KV_OK;
+    if (m->type != META_BITMAP)
+        return kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+    if (as_number && m->size >= STRCONV_LONG_DOUBLE_BUF)
+        return kv_err_set(err, KV_ERR_INVALID, "%s", "");
+    struct kv_buf form = KV_BUF_INIT;
+    enum kv_code rc = bitmap_string_form(db, key, true, 0, 0, &form, err);
+    if (rc == KV_OK) {
+        uint64_t expire_ms = m->expire_ms;
+        meta_init(m, META_STRING);
+        m->expire_ms = expire_ms;
+        m->payload = kv_buf_slice(&form);
+        meta_encode(m, raw);
+        m->payload = kv_slice_make(raw->ptr + STR_HDR, raw->len - STR_HDR);
+    }
+    kv_buf_deinit(&form);
+    return rc;
+}
+
+/* db_get_meta then as_string: KV_OK with a string record, KV_NOTFOUND, or as_string's errors. */
+static enum kv_code
+read_as_string(struct db *db, struct kv_slice key, bool as_number, struct meta *m,
+               struct kv_buf *raw, struct kv_err *err)
+{
+    enum kv_code rc = db_get_meta(db, key, META_NONE, m, raw, err);
+    if (rc == KV_OK)
+        rc = as_string(db, key, as_number, m, raw, err);
+    return rc;
+}
+
 /* --- reads --- */
 
 enum kv_code
@@ -163,17 +206,6 @@ str_get(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice 
         return kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
     *value = m.payload;
     return KV_OK;
-}
-
-enum kv_code
-str_get_string(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice *value,
-               struct kv_err *err)
-{
-    struct meta m;
-    enum kv_code rc = read_string(db, key, &m, raw, err);
-    if (rc == KV_OK)
-        *value = m.payload;
-    return rc;
 }
 
 enum kv_code
@@ -235,6 +267,13 @@ str_mget(struct db *db, const struct kv_slice *keys, size_t n, struct kv_buf *ra
         types[i] = META_NONE;
         values[i] = kv_slice_make(NULL, 0);
         rc = db_get_meta(&view, keys[i], META_NONE, &m, &raws[i], err);
+        if (rc == KV_OK && m.type == META_BITMAP && view.snap == NULL) {
+            /* A single key read without a snapshot: read it again from one, so its metadata
+             * and its segments come from the same view. */
+            snap = storage_snapshot_new(db->st);
+            view.snap = snap;
+            rc = db_get_meta(&view, keys[i], META_NONE, &m, &raws[i], err);
+        }
         if (rc == KV_NOTFOUND) {
             rc = KV_OK;
             continue;
@@ -242,8 +281,15 @@ str_mget(struct db *db, const struct kv_slice *keys, size_t n, struct kv_buf *ra
         if (rc != KV_OK)
             break;
         types[i] = m.type;
-        if (m.type == META_STRING)
+        if (m.type == META_STRING) {
             values[i] = m.payload;
+        } else if (m.type == META_BITMAP) {
+            rc = bitmap_string_form(&view, keys[i], true, 0, 0, &raws[i], err);
+            if (rc != KV_OK)
+                break;
+            types[i] = META_STRING;
+            values[i] = raws[i].len > 0 ? kv_buf_slice(&raws[i]) : kv_slice_make("", 0);
+        }
     }
     if (snap != NULL)
         storage_snapshot_free(db->st, snap);
@@ -287,17 +333,16 @@ str_set(struct db *db, struct kv_slice key, struct kv_slice value, const struct 
     bool exists = false;
     enum kv_code rc = KV_OK;
     if (opts->cond != STR_COND_NONE || opts->get || opts->ttl == STR_TTL_KEEP) {
-        rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
+        if (opts->get)
+            rc = read_as_string(db, key, false, &m, &raw, err);
+        else
+            rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
         if (rc == KV_OK)
             exists = true;
         else if (rc == KV_NOTFOUND)
             rc = KV_OK;
         else
             goto out;
-    }
-    if (opts->get && exists && m.type != META_STRING) {
-        rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
-        goto out;
     }
     if ((opts->cond == STR_COND_NX && exists) || (opts->cond == STR_COND_XX && !exists)) {
         if (opts->get) {
@@ -374,7 +419,7 @@ str_getdel(struct db *db, struct kv_slice key, struct kv_buf *out, struct kv_err
     keylock_lock1(db->locks, db->ns, key, &g);
     struct kv_buf raw = KV_BUF_INIT;
     struct meta m;
-    enum kv_code rc = read_string(db, key, &m, &raw, err);
+    enum kv_code rc = read_as_string(db, key, false, &m, &raw, err);
     if (rc == KV_OK)
         rc = delete_key(db, key, err);
     if (rc == KV_OK)
@@ -392,17 +437,27 @@ str_getex(struct db *db, struct kv_slice key, enum str_ttl ttl, int64_t expire_a
     keylock_lock1(db->locks, db->ns, key, &g);
     struct kv_buf raw = KV_BUF_INIT;
     struct meta m;
-    enum kv_code rc = read_string(db, key, &m, &raw, err);
+    enum kv_code rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
     if (rc != KV_OK)
         goto out;
-    kv_buf_set(out, m.payload.ptr, m.payload.len);
+    /* A bitmap key answers with its string form and stays a bitmap: only its expiry changes. */
+    if (m.type == META_STRING)
+        kv_buf_set(out, m.payload.ptr, m.payload.len);
+    else if (m.type == META_BITMAP)
+        rc = bitmap_string_form(db, key, true, 0, 0, out, err);
+    else
+        rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+    if (rc != KV_OK)
+        goto out;
     if (ttl == STR_TTL_AT && expired_at(expire_at_ms)) {
         rc = delete_key(db, key, err);
     } else if ((ttl == STR_TTL_AT && (uint64_t)expire_at_ms != m.expire_ms) ||
                (ttl == STR_TTL_CLEAR && m.expire_ms != 0)) {
-        own_record(&raw, &m);
-        kv_put_u64be(raw.ptr + 1, ttl == STR_TTL_AT ? (uint64_t)expire_at_ms : 0);
-        rc = write_record(db, key, kv_buf_slice(&raw), err);
+        m.expire_ms = ttl == STR_TTL_AT ? (uint64_t)expire_at_ms : 0;
+        struct storage_batch *b = storage_batch_new(db->st);
+        db_batch_put_meta(db, b, key, &m);
+        rc = db_write(db, b, &key, 1, err);
+        storage_batch_free(b);
     }
 out:
     keylock_unlock(&g);
@@ -425,7 +480,7 @@ str_setrange(struct db *db, struct kv_slice key, int64_t offset, struct kv_slice
     keylock_lock1(db->locks, db->ns, key, &g);
     struct kv_buf raw = KV_BUF_INIT;
     struct meta m;
-    enum kv_code rc = read_string(db, key, &m, &raw, err);
+    enum kv_code rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
     if (rc == KV_NOTFOUND) {
         if (value.len == 0) {
             *new_len = 0;
@@ -436,14 +491,19 @@ str_setrange(struct db *db, struct kv_slice key, int64_t offset, struct kv_slice
         rc = KV_OK;
     } else if (rc != KV_OK) {
         goto out;
+    } else if (m.type != META_STRING && m.type != META_BITMAP) {
+        rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+        goto out;
     } else if (value.len == 0) {
-        *new_len = (int64_t)m.payload.len;
+        *new_len = (int64_t)(m.type == META_STRING ? m.payload.len : m.size);
         goto out;
     }
     if (offset < 0 || too_long((uint64_t)offset, value.len, max_len)) {
         rc = kv_err_set(err, KV_ERR_RANGE, "%s", "");
         goto out;
     }
+    if ((rc = as_string(db, key, false, &m, &raw, err)) != KV_OK)
+        goto out;
     own_record(&raw, &m);
     size_t need = STR_HDR + (size_t)offset + value.len;
     if (raw.len < need)
@@ -466,7 +526,7 @@ str_append(struct db *db, struct kv_slice key, struct kv_slice value, uint64_t m
     keylock_lock1(db->locks, db->ns, key, &g);
     struct kv_buf raw = KV_BUF_INIT;
     struct meta m;
-    enum kv_code rc = read_string(db, key, &m, &raw, err);
+    enum kv_code rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
     if (rc == KV_NOTFOUND) {
         rc = write_string(db, key, value, 0, err);
         if (rc == KV_OK)
@@ -475,10 +535,16 @@ str_append(struct db *db, struct kv_slice key, struct kv_slice value, uint64_t m
     }
     if (rc != KV_OK)
         goto out;
-    if (too_long(m.payload.len, value.len, max_len)) {
+    if (m.type != META_STRING && m.type != META_BITMAP) {
+        rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
+        goto out;
+    }
+    if (too_long(m.type == META_STRING ? m.payload.len : m.size, value.len, max_len)) {
         rc = kv_err_set(err, KV_ERR_RANGE, "%s", "");
         goto out;
     }
+    if ((rc = as_string(db, key, false, &m, &raw, err)) != KV_OK)
+        goto out;
     own_record(&raw, &m);
     kv_buf_append_slice(&raw, value);
     rc = write_record(db, key, kv_buf_slice(&raw), err);
@@ -499,7 +565,7 @@ str_incrby(struct db *db, struct kv_slice key, int64_t incr, int64_t *result, st
     struct meta m;
     int64_t cur = 0;
     uint64_t expire_ms = 0;
-    enum kv_code rc = read_string(db, key, &m, &raw, err);
+    enum kv_code rc = read_as_string(db, key, true, &m, &raw, err);
     if (rc == KV_OK) {
         if (strconv_to_int64(m.payload.ptr, m.payload.len, &cur) != KV_OK) {
             rc = kv_err_set(err, KV_ERR_INVALID, "%s", "");
@@ -538,7 +604,7 @@ str_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice incr, struct
     struct meta m;
     long double cur = 0, by = 0;
     uint64_t expire_ms = 0;
-    enum kv_code rc = read_string(db, key, &m, &raw, err);
+    enum kv_code rc = read_as_string(db, key, true, &m, &raw, err);
     if (rc == KV_OK) {
         if (strconv_to_long_double(m.payload.ptr, m.payload.len, &cur) != KV_OK) {
             rc = kv_err_set(err, KV_ERR_INVALID, "%s", "");

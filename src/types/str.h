@@ -6,6 +6,16 @@
  * type replaces its metadata record; the old sub-keys become unreachable and are dropped by
  * compaction.
  *
+ * A bitmap key (META_BITMAP, types/bitmap.h) is a string to Redis, so every command here that
+ * reads a value sees it as its string form (its bytes in Redis bit order), up to
+ * STR_BITMAP_MAX_STRING_BYTES: GET, MGET, GETRANGE, STRLEN, LCS, and the old value of SET ... GET,
+ * GETSET, GETDEL, GETEX. A write that replaces the value (SET, GETSET, MSET, INCR*, APPEND,
+ * SETRANGE) leaves a plain string, which answers every command as the bitmap did; GETEX changes
+ * only the expiry and keeps the bitmap. A HyperLogLog key is not a string here (our registers are
+ * not Redis's HLL encoding, so its bytes would not match Redis's anyway): the string commands
+ * refuse it with KV_ERR_WRONGTYPE, MGET reads it as nil and LCS as a non-string key. Kvrocks' CAS
+ * and CAD take string keys only.
+ *
  * Every function follows the rules of types/db.h: reads treat expired keys as absent and never
  * delete; a write locks its keys (all keys of a multi-key write in one keylock_lock call), reads
  * under the lock, and writes everything in one storage batch through db_write, which reports the
@@ -16,6 +26,7 @@
  *     KV_ERR_INVALID    the stored value (or an increment) is not a number of the needed kind
  *     KV_ERR_RANGE      the result would overflow, be NaN/infinite, or exceed max_len
  *     KV_ERR_NOMEM      LCS could not allocate its table
+ *     KV_ERR            a bitmap key's string form is longer than STR_BITMAP_MAX_STRING_BYTES
  *     KV_ERR_IO / KV_ERR_CORRUPT from storage
  * Output parameters are left unchanged on failure unless stated otherwise.
  *
@@ -43,23 +54,18 @@ extern "C" {
 
 /* --- reads --- */
 
-/* The most bytes GET and GETRANGE return from a bitmap key: Kvrocks's default
- * max-bitmap-to-string-mb (16 MiB; the option itself is not implemented). A longer answer is the
+/* The most bytes of a bitmap key's string form that a string command reads: Kvrocks's default
+ * max-bitmap-to-string-mb (16 MiB; the option itself is not implemented). A longer one is the
  * error KV_ERR "The size of the bitmap string exceeds the configuration item
- * max-bitmap-to-string-mb", as in Kvrocks. */
+ * max-bitmap-to-string-mb", as in Kvrocks (for GETRANGE: a longer range). STRLEN, and INCR* (no
+ * number is that long), need no string form and answer as Redis for any size. */
 #define STR_BITMAP_MAX_STRING_BYTES (UINT64_C(16) << 20)
 
-/* GET: the value of a string key. *value borrows from `raw` (owned by the caller, reused across
- * calls), valid until raw changes. KV_OK, KV_NOTFOUND, KV_ERR_WRONGTYPE.
- * A bitmap key (META_BITMAP) is answered with its string form (its bytes in Redis bit order, see
- * types/bitmap.h), as Kvrocks's GET does, up to STR_BITMAP_MAX_STRING_BYTES (KV_ERR beyond). Keys
- * of other types are KV_ERR_WRONGTYPE. */
+/* GET: the value of a string key, or a bitmap key's string form. *value borrows from `raw` (owned
+ * by the caller, reused across calls), valid until raw changes. KV_OK, KV_NOTFOUND,
+ * KV_ERR_WRONGTYPE, KV_ERR (a bitmap beyond STR_BITMAP_MAX_STRING_BYTES). */
 enum kv_code str_get(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice *value,
                      struct kv_err *err);
-
-/* As str_get, for strings only. */
-enum kv_code str_get_string(struct db *db, struct kv_slice key, struct kv_buf *raw,
-                            struct kv_slice *value, struct kv_err *err);
 
 /* STRLEN: the length of a string key, or of a bitmap key's string form (its size; nothing is
  * read but the metadata). KV_OK, KV_NOTFOUND (*len 0), KV_ERR_WRONGTYPE. */
@@ -72,11 +78,12 @@ enum kv_code str_strlen(struct db *db, struct kv_slice key, int64_t *len, struct
 enum kv_code str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end,
                           struct kv_buf *out, struct kv_err *err);
 
-/* Read n keys from one consistent view (a snapshot unless db->snap is set). raws[i] (caller
- * initialised, n of them) receive the records. types[i] is META_NONE for an absent key,
- * META_STRING for a string, whose value values[i] borrows from raws[i], or the type of a key of
- * another type (values[i] then empty). The caller decides what other types mean: nil for MGET,
- * an error for LCS. */
+/* Read n keys from one consistent view (a snapshot unless db->snap is set, or n is 1 and the key
+ * is a string). raws[i] (caller initialised, n of them) receive the records. types[i] is
+ * META_NONE for an absent key; META_STRING for a string or a bitmap key, whose value or string
+ * form values[i] borrows from raws[i]; or the type of a key of another type (values[i] then
+ * empty). The caller decides what other types mean: nil for MGET, an error for LCS. KV_ERR when a
+ * bitmap's string form is longer than STR_BITMAP_MAX_STRING_BYTES. */
 enum kv_code str_mget(struct db *db, const struct kv_slice *keys, size_t n, struct kv_buf *raws,
                       struct kv_slice *values, enum meta_type *types, struct kv_err *err);
 
@@ -107,10 +114,10 @@ struct str_set_opts {
 };
 
 /* SET key value with options. *written tells whether the condition held and the value was
- * stored. With opts->get, the old value of a string key is copied into `old` and *had_old set
- * (false when the key was absent); an existing key of another type then fails the whole call with
- * KV_ERR_WRONGTYPE and nothing is written. Without opts->get any type is overwritten. `old` and
- * had_old may be NULL when !opts->get. */
+ * stored. With opts->get, the old value of a string key (a bitmap key's string form) is copied
+ * into `old` and *had_old set (false when the key was absent); an existing key of another type
+ * then fails the whole call with KV_ERR_WRONGTYPE and nothing is written. Without opts->get any
+ * type is overwritten. `old` and had_old may be NULL when !opts->get. */
 enum kv_code str_set(struct db *db, struct kv_slice key, struct kv_slice value,
                      const struct str_set_opts *opts, bool *written, struct kv_buf *old,
                      bool *had_old, struct kv_err *err);
@@ -121,38 +128,42 @@ enum kv_code str_set(struct db *db, struct kv_slice key, struct kv_slice value,
 enum kv_code str_mset(struct db *db, const struct kv_slice *kv, size_t n, bool nx, bool *written,
                       struct kv_err *err);
 
-/* GETDEL: copy the value of a string key into `out` and delete the key. KV_NOTFOUND, or
- * KV_ERR_WRONGTYPE (nothing deleted). */
+/* GETDEL: copy the value of a string key (a bitmap key's string form) into `out` and delete the
+ * key. KV_NOTFOUND, or KV_ERR_WRONGTYPE (nothing deleted). */
 enum kv_code str_getdel(struct db *db, struct kv_slice key, struct kv_buf *out, struct kv_err *err);
 
-/* GETEX: copy the value into `out`, then change the expiry: STR_TTL_KEEP leaves it,
- * STR_TTL_CLEAR removes it (PERSIST), STR_TTL_AT sets it (deleting the key when at or before
- * now). KV_NOTFOUND, KV_ERR_WRONGTYPE. */
+/* GETEX: copy the value (a bitmap key's string form) into `out`, then change the expiry:
+ * STR_TTL_KEEP leaves it, STR_TTL_CLEAR removes it (PERSIST), STR_TTL_AT sets it (deleting the key
+ * when at or before now). A bitmap key stays a bitmap. KV_NOTFOUND, KV_ERR_WRONGTYPE. */
 enum kv_code str_getex(struct db *db, struct kv_slice key, enum str_ttl ttl, int64_t expire_at_ms,
                        struct kv_buf *out, struct kv_err *err);
 
 /* SETRANGE: overwrite the value from byte `offset` (>= 0) with `value`, zero-padding as needed;
  * the expiry is kept. *new_len = the resulting length. An empty `value` changes nothing (an absent
  * key stays absent, *new_len 0). KV_ERR_RANGE when offset + value.len would exceed max_len (no
- * write); KV_ERR_WRONGTYPE. */
+ * write); KV_ERR_WRONGTYPE. A bitmap key is edited as its string form and becomes a plain
+ * string. */
 enum kv_code str_setrange(struct db *db, struct kv_slice key, int64_t offset, struct kv_slice value,
                           uint64_t max_len, int64_t *new_len, struct kv_err *err);
 
 /* APPEND: append to the value (creating the key); the expiry is kept. KV_ERR_RANGE when an
- * existing value would grow beyond max_len; KV_ERR_WRONGTYPE. */
+ * existing value would grow beyond max_len; KV_ERR_WRONGTYPE. A bitmap key is appended to as its
+ * string form and becomes a plain string. */
 enum kv_code str_append(struct db *db, struct kv_slice key, struct kv_slice value, uint64_t max_len,
                         int64_t *new_len, struct kv_err *err);
 
 /* INCRBY: add `incr` to the integer value (an absent key counts as 0); the expiry is kept.
  * KV_ERR_INVALID when the value is not an integer (Redis string2ll grammar), KV_ERR_RANGE when the
- * sum overflows int64; KV_ERR_WRONGTYPE. */
+ * sum overflows int64; KV_ERR_WRONGTYPE. A bitmap key's string form is parsed like a value (the
+ * key then becomes a plain string holding the sum). */
 enum kv_code str_incrby(struct db *db, struct kv_slice key, int64_t incr, int64_t *result,
                         struct kv_err *err);
 
-/* INCRBYFLOAT: add the long double spelled by `incr` to the value (absent = 0) and store the sum
- * printed as Redis prints it (strconv_from_long_double); the expiry is kept. The printed sum is
- * copied into `out`. Checks in Redis's order: KV_ERR_WRONGTYPE, then KV_ERR_INVALID when the value
- * or the increment is not a valid float, then KV_ERR_RANGE when the sum is NaN or infinite. */
+/* INCRBYFLOAT: add the long double spelled by `incr` to the value (absent = 0; a bitmap key's
+ * string form, as INCRBY) and store the sum printed as Redis prints it
+ * (strconv_from_long_double); the expiry is kept. The printed sum is copied into `out`. Checks in
+ * Redis's order: KV_ERR_WRONGTYPE, then KV_ERR_INVALID when the value or the increment is not a
+ * valid float, then KV_ERR_RANGE when the sum is NaN or infinite. */
 enum kv_code str_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice incr,
                              struct kv_buf *out, struct kv_err *err);
 

@@ -23,6 +23,7 @@ import random
 import pytest
 import redis
 
+from helpers.records import SUBKEY_CFS, counted
 from helpers.wait import wait_until
 
 DEFAULT_N = int(os.environ.get("KV_BIG_N", "200000"))
@@ -31,7 +32,6 @@ KINDS = ["hash", "set", "list", "zset"]
 CHUNK = 1000  # members per loading command
 PIPE = 20  # loading commands per round trip
 SLICE = 100
-SUBKEY_CFS = ("default", "zset_score")
 KEY = "big"
 
 
@@ -77,10 +77,6 @@ def rocks(server):
     return server.info("rocksdb")
 
 
-def delta(before, after, name, cfs):
-    return sum(after["%s[%s]" % (name, cf)] - before["%s[%s]" % (name, cf)] for cf in cfs)
-
-
 def subkey_sst_bytes(info):
     return sum(info["sst_files_size[%s]" % cf] for cf in SUBKEY_CFS)
 
@@ -119,12 +115,10 @@ def spot_check(c, kind, n):
         assert c.execute_command("ZSCORE", KEY, absent) is None
 
 
-def counted(server, fn):
+def subkey_reads(server, fn):
     """Run fn(); return (its result, sub-key records it read)."""
-    before = rocks(server)
-    result = fn()
-    after = rocks(server)
-    return result, delta(before, after, "keys_read", SUBKEY_CFS)
+    result, cost = counted(server, fn)
+    return result, cost.read()
 
 
 def check_slices(server, c, kind, n):
@@ -134,39 +128,39 @@ def check_slices(server, c, kind, n):
     # A seek plus the slice, and one step past its end to find it.
     bound = SLICE + 2
     if kind == "hash":
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "HMGET", KEY, *[field(i) for i in idx]))
         assert got == [b"v:%d" % i for i in idx]
         assert SLICE <= reads <= bound, reads
     elif kind == "set":
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "SMISMEMBER", KEY, *[field(i) for i in idx]))
         assert got == [1] * SLICE
         assert SLICE <= reads <= bound, reads
     elif kind == "list":
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "LRANGE", KEY, mid, mid + SLICE - 1))
         assert got == [b"e:%d" % i for i in idx]
         assert SLICE <= reads <= bound, reads
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "LRANGE", KEY, -mid - SLICE, -mid - 1))
         assert got == [b"e:%d" % i for i in range(n - mid - SLICE, n - mid)]
         assert SLICE <= reads <= bound, reads
     else:
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "ZRANGE", KEY, mid, mid + SLICE - 1, "BYSCORE", "WITHSCORES"))
         assert got == [x for i in idx for x in (field(i), b"%d" % i)]
         assert SLICE <= reads <= bound, reads
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "ZREVRANGEBYSCORE", KEY, mid + SLICE - 1, mid))
         assert got == [field(i) for i in reversed(idx)]
         assert SLICE <= reads <= bound, reads
-        got, reads = counted(server, lambda: c.execute_command("ZRANGE", KEY, -SLICE, -1))
+        got, reads = subkey_reads(server, lambda: c.execute_command("ZRANGE", KEY, -SLICE, -1))
         assert got == [field(i) for i in range(n - SLICE, n)]
         assert SLICE <= reads <= bound, reads
         # By rank in the middle: O(rank), from the nearer end of the score index.
         start = n // 3
-        got, reads = counted(server, lambda: c.execute_command(
+        got, reads = subkey_reads(server, lambda: c.execute_command(
             "ZRANGE", KEY, start, start + SLICE - 1))
         assert got == [field(i) for i in range(start, start + SLICE)]
         assert start + SLICE <= reads <= start + bound, reads
@@ -189,12 +183,10 @@ def test_big_key(server, kind, n):
     assert subkey_sst_bytes(full) >= n * 8, brief(full)
 
     # DEL is O(1): one metadata delete, no sub-key read or written.
-    before = rocks(server)
-    assert c.execute_command("DEL", KEY) == 1
-    after = rocks(server)
-    assert delta(before, after, "keys_written", ["metadata"]) == 1
-    assert delta(before, after, "keys_written", SUBKEY_CFS) == 0
-    assert delta(before, after, "keys_read", SUBKEY_CFS) == 0
+    deleted, cost = counted(server, lambda: c.execute_command("DEL", KEY))
+    assert deleted == 1
+    assert cost.written("metadata") == 1, cost
+    assert cost.written() == 0 and cost.read() == 0, cost
     assert c.execute_command("EXISTS", KEY) == 0
     assert card(c, kind) == 0
 

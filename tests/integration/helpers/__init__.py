@@ -6,12 +6,14 @@
     proxy.py    Proxy (pass/blackhole/pause/slow/cut), HangingPort: loopback faults
     diff.py     diff_replies: one command script against two servers, raw replies compared
     dataset.py  fill / snapshot / compare_keyspaces / digest: deterministic data and oracles
+    records.py  counted: what a command cost in RocksDB records read/written (INFO rocksdb)
 """
 from .dataset import (Entry, assert_same_keyspace, compare_keyspaces, digest,
                       expected_snapshot, fill, generate, snapshot)
 from .diff import (Cmd, ErrorReply, Mismatch, assert_same_replies, diff_replies,
                    format_mismatches, raw_connection, run_commands)
 from .proxy import HangingPort, Proxy, ProxyError
+from .records import SUBKEY_CFS, Cost, counted
 from .server import (KINDS, SMALL_ROCKSDB, Server, ServerError, StopError, allocate_port,
                      kvrocks_binary, parse_info, redis_binary)
 from .wait import Deadline, scaled, timed, timeout_scale, wait_for_value, wait_until
@@ -22,6 +24,7 @@ __all__ = [
     "Cmd", "ErrorReply", "Mismatch", "assert_same_replies", "diff_replies",
     "format_mismatches", "raw_connection", "run_commands",
     "HangingPort", "Proxy", "ProxyError",
+    "SUBKEY_CFS", "Cost", "counted",
     "KINDS", "SMALL_ROCKSDB", "Server", "ServerError", "StopError", "allocate_port",
     "kvrocks_binary", "parse_info", "redis_binary",
     "Deadline", "scaled", "timed", "timeout_scale", "wait_for_value", "wait_until",

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Bit commands (src/commands/cmd_bitmap.c): SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD,
 BITFIELD_RO on string keys and on bitmap keys (what SETBIT/BITFIELD/BITOP create on an absent
-key), every option and error, RESP3 shapes, the string view of a bitmap key (GET, STRLEN,
-GETRANGE, TYPE, SCAN TYPE), sparse far offsets, atomicity and persistence.
+key), every option and error, RESP3 shapes, the string view of a bitmap key (TYPE, SCAN TYPE and
+every string command: GET, MGET, STRLEN, GETRANGE, GETSET, SET GET, GETDEL, GETEX, INCR*, APPEND,
+SETRANGE, LCS), sparse far offsets, atomicity and persistence.
 
 Replies and error texts were recorded from redis-server 7.0.15; the differential tests run the
 same scripts against a live redis-server (redis_ref), where every key is a plain string, so a
@@ -147,13 +148,90 @@ def test_bitmap_key_string_view(r):
     assert r("APPEND", "b", "!") == 6
 
 
+def _bits_of(r, key, value):
+    """Make `key` a bitmap key holding the bytes `value` by SETBIT alone."""
+    for i, byte in enumerate(value):
+        for j in range(8):
+            if byte & (0x80 >> j):
+                r("SETBIT", key, 8 * i + j, 1)
+
+
+def test_string_commands_on_a_bitmap_key(r):
+    """A bitmap key is a string to every string command, as in Redis: the reads answer its
+    string form; GETSET, SET GET, INCR*, APPEND and SETRANGE leave a plain string with the new
+    value (keeping the expiry where Redis keeps it); GETDEL deletes it; GETEX changes its TTL."""
+    _bits_of(r, "b", b"12")
+    assert r("MGET", "b") == [b"12"]
+    assert r("MGET", "nokey", "b", "b") == [None, b"12", b"12"]
+    assert r("GETEX", "b", "EXAT", 4000000000) == b"12"
+    assert r("EXPIRETIME", "b") == 4000000000
+    assert r("INCR", "b") == 13
+    assert r("GET", "b") == b"13" and r("EXPIRETIME", "b") == 4000000000
+    assert r("SETBIT", "b", 7, 0) == 1  # still usable as bits: "13" -> "03"
+    assert r("GET", "b") == b"03"
+    _bits_of(r, "f", b"1.5")
+    assert r("INCRBYFLOAT", "f", "1") == b"2.5"
+    _bits_of(r, "d", b"-7")
+    assert r("DECRBY", "d", 3) == -10
+    # Bytes that are no number are refused, and the key is left as it was.
+    _bits_of(r, "x", b"1a")
+    assert r("INCR", "x") == ERR_INT
+    assert r("INCRBYFLOAT", "x", 1) == ErrorReply("ERR value is not a valid float")
+    assert r("GET", "x") == b"1a"
+    # APPEND and SETRANGE edit the string form.
+    assert r("APPEND", "x", "bc") == 4
+    assert r("GET", "x") == b"1abc"
+    _bits_of(r, "y", b"\x80")
+    r("EXPIRE", "y", 100000)
+    assert r("SETRANGE", "y", 0, "") == 1
+    assert r("SETRANGE", "y", 2, "zz") == 4
+    assert r("GET", "y") == b"\x80\x00zz"
+    assert r("TTL", "y") > 0
+    assert r("SETRANGE", "y", 536870912, "x") == ErrorReply(
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    # GETSET / SET ... GET answer the bits and leave the new string, without the expiry.
+    _bits_of(r, "g", b"\x01\x02")
+    r("EXPIRE", "g", 100000)
+    assert r("GETSET", "g", "new") == b"\x01\x02"
+    assert r("GET", "g") == b"new" and r("TTL", "g") == -1
+    _bits_of(r, "h", b"\x03")
+    assert r("SET", "h", "v", "NX", "GET") == b"\x03"
+    assert r("GET", "h") == b"\x03"
+    assert r("SET", "h", "v", "GET") == b"\x03"
+    assert r("GET", "h") == b"v"
+    # GETDEL answers the bits and deletes the key.
+    _bits_of(r, "del", b"ok")
+    assert r("GETDEL", "del") == b"ok"
+    assert r("EXISTS", "del") == 0
+    # LCS compares the string forms.
+    _bits_of(r, "l1", b"ohmytext")
+    r("SET", "l2", "mynewtext")
+    assert r("LCS", "l1", "l2") == b"mytext"
+    assert r("LCS", "l2", "l1", "LEN") == 6
+
+
+def test_string_commands_on_a_bitmap_beyond_the_string_limit(r):
+    """A bitmap key past Kvrocks' max-bitmap-to-string-mb (16 MiB) has no string form to read:
+    the commands that need its bytes fail as GET does and change nothing; INCR, which can tell
+    without reading that no number is that long, and STRLEN answer as Redis."""
+    too_big = ErrorReply("ERR The size of the bitmap string exceeds the configuration item "
+                         "max-bitmap-to-string-mb")
+    r("SETBIT", "big", 4294967295, 1)
+    for args in (["MGET", "big"], ["GETSET", "big", "x"], ["GETDEL", "big"],
+                 ["GETEX", "big", "PERSIST"], ["SET", "big", "x", "GET"],
+                 ["SETRANGE", "big", 0, "x"], ["LCS", "big", "big"]):
+        assert r(*args) == too_big, args
+    assert r("APPEND", "big", "x") == ErrorReply(  # 512 MiB + 1: Redis's own limit comes first
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
+    assert r("INCR", "big") == ERR_INT
+    assert r("INCRBYFLOAT", "big", 1) == ErrorReply("ERR value is not a valid float")
+    assert r("STRLEN", "big") == 536870912
+    assert r("BITCOUNT", "big") == 1 and r("TTL", "big") == -1
+
+
 def test_kvrocks_type_limits(r):
-    """Kvrocks behaviour (documented deviations from Redis, where both are strings): APPEND and
-    SETRANGE refuse a bitmap key, and the bit commands refuse a HyperLogLog key."""
-    r("SETBIT", "b", 0, 1)
-    assert r("APPEND", "b", "x") == ERR_WRONGTYPE
-    assert r("SETRANGE", "b", 0, "x") == ERR_WRONGTYPE
-    assert r("GET", "b") == b"\x80"
+    """Kvrocks behaviour (a documented deviation from Redis, where both are strings): the bit
+    commands refuse a HyperLogLog key."""
     r("PFADD", "hll", "a")
     for args in (["SETBIT", "hll", 1, 1], ["GETBIT", "hll", 1], ["BITCOUNT", "hll"],
                  ["BITPOS", "hll", 1], ["BITFIELD", "hll", "GET", "u8", 0],
@@ -515,6 +593,54 @@ def _script_fixed():
 @pytest.mark.needs_redis
 def test_diff_fixed_script(server, redis_ref):
     mismatches = diff_replies(server, redis_ref, _script_fixed())
+    assert not mismatches, format_mismatches(mismatches)
+
+
+def _bits_script(key, value):
+    return [["SETBIT", key, 8 * i + j, 1] for i, byte in enumerate(value) for j in range(8)
+            if byte & (0x80 >> j)]
+
+
+def _script_string_commands():
+    """Every string command on bitmap keys (two segments, a number, a float, bytes that are
+    neither), each followed by what a user would look at next."""
+    cmds = []
+    look = lambda k: [["TYPE", k], ["GET", k], ["STRLEN", k], ["BITCOUNT", k],  # noqa: E731
+                      ["EXPIRETIME", k], ["GETBIT", k, 8200]]
+    for key, value in (("n", b"12"), ("neg", b"-40"), ("fl", b"2.5"), ("bad", b"1x"),
+                       ("zero", b"00"), ("sp", b" 1")):
+        cmds += _bits_script(key, value)
+    cmds += [["SETBIT", "two", 5, 1], ["SETBIT", "two", 8200, 1], ["SETBIT", "two", 8203, 1]]
+    cmds += [
+        ["MGET", "n", "two", "nokey", "neg"], ["MGET", "two"], ["MGET", "fl", "fl"],
+        ["LCS", "n", "neg"], ["LCS", "two", "n", "IDX", "WITHMATCHLEN"], ["LCS", "fl", "n", "LEN"],
+    ]
+    for k in ("n", "neg", "fl", "bad", "zero", "sp", "two"):
+        cmds += [["INCR", k], ["DECRBY", k, 5], ["INCRBY", k, "x"], ["INCRBYFLOAT", k, "0.5"]]
+        cmds += look(k)
+    # Each command on a fresh copy of the two-segment bitmap.
+    for i, args in enumerate([["GETSET", "{k}", "new"], ["SET", "{k}", "v", "GET"],
+                              ["SET", "{k}", "v", "NX", "GET"], ["SET", "{k}", "v", "XX", "GET"],
+                              ["SET", "{k}", "v", "KEEPTTL", "GET"], ["GETDEL", "{k}"],
+                              ["GETEX", "{k}"], ["GETEX", "{k}", "PERSIST"],
+                              ["GETEX", "{k}", "EXAT", "4100000000"],
+                              ["GETEX", "{k}", "PXAT", "1"], ["GETEX", "{k}", "EX", "0"],
+                              ["APPEND", "{k}", "tail"], ["APPEND", "{k}", ""],
+                              ["SETRANGE", "{k}", 0, "ab"], ["SETRANGE", "{k}", 1024, "ab"],
+                              ["SETRANGE", "{k}", 1030, "ab"], ["SETRANGE", "{k}", 0, ""],
+                              ["SETRANGE", "{k}", -1, "a"], ["SETRANGE", "{k}", 536870911, "ab"],
+                              ["GETRANGE", "{k}", 1020, 1030], ["SUBSTR", "{k}", -3, -1],
+                              ["INCR", "{k}"]]):
+        k = "c%d" % i
+        cmds += [["COPY", "two", k], ["EXPIREAT", k, "4000000000"]]
+        cmds.append([a.format(k=k) if isinstance(a, str) else a for a in args])
+        cmds += look(k) + [["SETBIT", k, 3, 1], ["GET", k], ["APPEND", k, "!"], ["GET", k]]
+    return cmds
+
+
+@pytest.mark.needs_redis
+def test_diff_string_commands_on_bitmap_keys(server, redis_ref):
+    mismatches = diff_replies(server, redis_ref, _script_string_commands())
     assert not mismatches, format_mismatches(mismatches)
 
 

@@ -133,12 +133,23 @@ def test_bitmap_key_is_not_a_valid_hll(r):
 
 
 def test_kvrocks_type_limits(r):
-    """Kvrocks behaviour (documented deviation): an HLL key is its own type on disk, so string
-    commands refuse it (Redis would show its internal encoding), while TYPE and SCAN TYPE answer
-    "string" as Redis does."""
+    """Kvrocks behaviour (documented deviation, src/types/str.h): an HLL key is its own type on
+    disk, and its registers are not Redis's HLL encoding, so the string commands refuse it
+    (Redis would show or edit its internal bytes) and change nothing: WRONGTYPE, MGET reads it
+    as nil, LCS as a key without a string value. TYPE and SCAN TYPE answer "string" as Redis
+    does."""
     r("PFADD", "h", "a")
-    assert r("GET", "h") == ERR_WRONGTYPE
-    assert r("APPEND", "h", "x") == ERR_WRONGTYPE
+    r("EXPIRE", "h", 100000)
+    for args in (["GET", "h"], ["APPEND", "h", "x"], ["SETRANGE", "h", 0, "x"],
+                 ["SETRANGE", "h", 0, ""], ["GETRANGE", "h", 0, -1], ["STRLEN", "h"],
+                 ["GETSET", "h", "x"], ["SET", "h", "x", "GET"], ["GETDEL", "h"],
+                 ["GETEX", "h"], ["GETEX", "h", "PERSIST"], ["INCR", "h"], ["DECRBY", "h", 2],
+                 ["INCRBYFLOAT", "h", 1]):
+        assert r(*args) == ERR_WRONGTYPE, args
+    assert r("MGET", "h", "nokey") == [None, None]
+    assert r("LCS", "h", "nokey") == ErrorReply("ERR The specified keys must contain string "
+                                                "values")
+    assert r("PFCOUNT", "h") == 1 and r("TTL", "h") > 0
     assert r("TYPE", "h") == b"string"
     assert r("SCAN", 0, "TYPE", "string") == [b"0", [b"h"]]
     assert r("SCAN", 0, "TYPE", "hyperloglog") == [b"0", []]

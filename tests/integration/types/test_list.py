@@ -8,11 +8,11 @@ LRANGE of a slice and LINDEX do not walk the list, DEL is instant.
 Blocking commands are in test_blocking.py.
 """
 import random
-import time
 
 import pytest
 
 from helpers.diff import ErrorReply, diff_replies, format_mismatches, raw_connection, run_commands
+from helpers.records import counted
 from helpers.wait import wait_until
 from raw_resp import RawConn, cmd
 
@@ -310,41 +310,44 @@ def big_list(server, n, chunk=10000):
     return c
 
 
-def check_big_list(c, n):
-    """Operations on a big list whose cost does not depend on its length."""
-    def quick(fn, *args):
-        start = time.monotonic()
-        result = fn(*args)
-        return result, time.monotonic() - start
-
-    (length, t) = quick(c.llen, "big")
-    assert length == n and t < 0.5
+def check_big_list(server, c, n):
+    """Operations on a big list whose cost does not depend on its length. The cost is counted
+    in records read (helpers/records.py), not timed; a range may read 2 records beyond itself
+    (the seek, and the step past its end)."""
+    length, cost = counted(server, lambda: c.llen("big"))
+    assert length == n and cost.read() == 0, cost
     mid = n // 2
-    (items, t) = quick(c.lrange, "big", mid, mid + 9)
-    assert items == [b"e%d" % i for i in range(mid, mid + 10)] and t < 0.5
-    (item, t) = quick(c.lindex, "big", -3)
-    assert item == b"e%d" % (n - 3) and t < 0.5
-    (items, t) = quick(c.lrange, "big", -2, -1)
-    assert items == [b"e%d" % (n - 2), b"e%d" % (n - 1)] and t < 0.5
+    items, cost = counted(server, lambda: c.lrange("big", mid, mid + 9))
+    assert items == [b"e%d" % i for i in range(mid, mid + 10)]
+    assert 10 <= cost.read() <= 10 + 2, cost
+    item, cost = counted(server, lambda: c.lindex("big", -3))
+    assert item == b"e%d" % (n - 3) and cost.read() == 1, cost
+    items, cost = counted(server, lambda: c.lrange("big", -2, -1))
+    assert items == [b"e%d" % (n - 2), b"e%d" % (n - 1)]
+    assert 2 <= cost.read() <= 2 + 2, cost
     assert c.lpop("big", 3) == [b"e0", b"e1", b"e2"]
     assert c.rpush("big", "tail") == n - 2
     assert c.lset("big", -1, "TAIL") is True and c.lindex("big", -1) == b"TAIL"
     # LPOS with MAXLEN looks only at the first elements.
-    (pos, t) = quick(c.lpos, "big", "e10", None, None, 20)
-    assert pos == 7 and t < 0.5
-    (deleted, t) = quick(c.delete, "big")
-    assert deleted == 1 and t < 0.5
+    pos, cost = counted(server, lambda: c.lpos("big", "e10", None, None, 20))
+    assert pos == 7 and cost.read() <= 20 + 2, cost
+    _, cost = counted(server, lambda: c.lpos("big", "nothere", None, None, 20))
+    assert 20 <= cost.read() <= 20 + 2, cost
+    # DEL is O(1): one metadata record deleted, no element read or written.
+    deleted, cost = counted(server, lambda: c.delete("big"))
+    assert deleted == 1
+    assert cost.read() == 0 and cost.written() == 0 and cost.written("metadata") == 1, cost
     assert c.llen("big") == 0 and c.rpush("big", "new") == 1
     assert c.lrange("big", 0, -1) == [b"new"]
 
 
 def test_big_list_100k(server):
     c = big_list(server, 100000)
-    check_big_list(c, 100000)
+    check_big_list(server, c, 100000)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_big_list_1m(server):
     c = big_list(server, 1000000)
-    check_big_list(c, 1000000)
+    check_big_list(server, c, 1000000)

@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "fixture.h"
 #include "storage/meta.h"
+#include "types/bitmap.h"
 #include "types/str.h"
 
 namespace {
@@ -323,7 +324,7 @@ TEST_F(StrTest, OtherTypes)
     EXPECT_EQ(Get("h"), "<wrongtype>");
     struct kv_buf raw = KV_BUF_INIT;
     struct kv_slice v;
-    EXPECT_EQ(str_get_string(&db_, L("h"), &raw, &v, nullptr), KV_ERR_WRONGTYPE);
+    EXPECT_EQ(str_get(&db_, L("h"), &raw, &v, nullptr), KV_ERR_WRONGTYPE);
     // A bitmap key reads as its string form (types/bitmap.h): 3 zero bytes, no segment stored.
     {
         struct meta m;
@@ -398,6 +399,119 @@ TEST_F(StrTest, OtherTypes)
     for (auto &rw : raws)
         kv_buf_deinit(&rw);
     kv_buf_deinit(&raw);
+    kv_buf_deinit(&out);
+}
+
+// A bitmap key is a string to Redis: every string command sees its string form (Redis bit
+// order); writes that replace the value leave a plain string, GETEX keeps the bitmap.
+TEST_F(StrTest, BitmapKeyReadsAndWritesAsItsString)
+{
+    // Bits of "12" (0x31 0x32) in Redis order make a two-byte bitmap key.
+    auto make12 = [&](const std::string &key) {
+        for (uint64_t bit : {2, 3, 7, 10, 11, 14}) {
+            int old = 0;
+            ASSERT_EQ(bitmap_setbit(&db_, S(key), bit, 1, &old, nullptr), KV_OK);
+        }
+    };
+    auto type_of = [&](const std::string &key) {
+        enum meta_type t = META_NONE;
+        EXPECT_EQ(db_type(&db_, S(key), &t, nullptr), KV_OK);
+        return t;
+    };
+    make12("b");
+    ASSERT_EQ(type_of("b"), META_BITMAP);
+    EXPECT_EQ(Get("b"), "12");
+
+    // MGET, alone (read again from a snapshot) and with other keys.
+    for (size_t n : {1, 3}) {
+        struct kv_slice keys[3] = {L("b"), L("nokey"), L("b")};
+        struct kv_buf raws[3] = {KV_BUF_INIT, KV_BUF_INIT, KV_BUF_INIT};
+        struct kv_slice vals[3];
+        enum meta_type types[3];
+        ASSERT_EQ(str_mget(&db_, keys, n, raws, vals, types, nullptr), KV_OK);
+        EXPECT_EQ(types[0], META_STRING);
+        EXPECT_EQ(std::string(vals[0].ptr, vals[0].len), "12");
+        if (n == 3) {
+            EXPECT_EQ(types[1], META_NONE);
+            EXPECT_EQ(std::string(vals[2].ptr, vals[2].len), "12");
+        }
+        for (auto &rw : raws)
+            kv_buf_deinit(&rw);
+    }
+
+    // GETEX changes the expiry of the bitmap and keeps it a bitmap.
+    int64_t at = clock_now_ms() + 100000;
+    struct kv_buf out = KV_BUF_INIT;
+    ASSERT_EQ(str_getex(&db_, L("b"), STR_TTL_AT, at, &out, nullptr), KV_OK);
+    EXPECT_EQ(std::string(out.ptr, out.len), "12");
+    EXPECT_EQ(ExpireAt("b"), at);
+    EXPECT_EQ(type_of("b"), META_BITMAP);
+
+    // INCR parses the string form; the key becomes a string with the sum and keeps its expiry.
+    int64_t n = 0;
+    ASSERT_EQ(Incr("b", 1, &n), KV_OK);
+    EXPECT_EQ(n, 13);
+    EXPECT_EQ(type_of("b"), META_STRING);
+    EXPECT_EQ(Get("b"), "13");
+    EXPECT_EQ(ExpireAt("b"), at);
+    make12("f");
+    std::string f;
+    ASSERT_EQ(IncrFloat("f", "0.5", &f), KV_OK);
+    EXPECT_EQ(f, "12.5");
+    EXPECT_EQ(type_of("f"), META_STRING);
+
+    // A bitmap that is not a number is refused and left as it is.
+    int old = 0;
+    ASSERT_EQ(bitmap_setbit(&db_, L("x"), 1, 1, &old, nullptr), KV_OK);
+    EXPECT_EQ(Incr("x", 1, &n), KV_ERR_INVALID);
+    EXPECT_EQ(IncrFloat("x", "1", &f), KV_ERR_INVALID);
+    EXPECT_EQ(type_of("x"), META_BITMAP);
+
+    // APPEND and SETRANGE edit the string form; the key becomes a plain string.
+    int64_t len = 0;
+    ASSERT_EQ(Append("x", "yz", 1 << 20, &len), KV_OK);
+    EXPECT_EQ(len, 3);
+    EXPECT_EQ(Get("x"), std::string("\x40yz"));
+    EXPECT_EQ(type_of("x"), META_STRING);
+    make12("r");
+    ASSERT_EQ(SetRange("r", 0, "", 1 << 20, &len), KV_OK); // nothing to write: stays a bitmap
+    EXPECT_EQ(len, 2);
+    EXPECT_EQ(type_of("r"), META_BITMAP);
+    EXPECT_EQ(SetRange("r", 1 << 20, "a", 1 << 20, &len), KV_ERR_RANGE);
+    EXPECT_EQ(type_of("r"), META_BITMAP);
+    ASSERT_EQ(SetRange("r", 3, "ab", 1 << 20, &len), KV_OK);
+    EXPECT_EQ(len, 5);
+    EXPECT_EQ(Get("r"), std::string("12\0ab", 5));
+    EXPECT_EQ(type_of("r"), META_STRING);
+
+    // SET ... GET (GETSET) answers the string form and leaves the new string.
+    make12("g");
+    std::string prev;
+    bool written = false, had_old = false;
+    ASSERT_EQ(
+        Set("g", "new", Opts(STR_COND_NONE, STR_TTL_CLEAR, 0, true), &written, &prev, &had_old),
+        KV_OK);
+    EXPECT_TRUE(written && had_old);
+    EXPECT_EQ(prev, "12");
+    EXPECT_EQ(Get("g"), "new");
+    EXPECT_EQ(type_of("g"), META_STRING);
+
+    // GETDEL answers the string form and deletes the key.
+    make12("d");
+    ASSERT_EQ(str_getdel(&db_, L("d"), &out, nullptr), KV_OK);
+    EXPECT_EQ(std::string(out.ptr, out.len), "12");
+    EXPECT_EQ(Get("d"), "<nil>");
+
+    // Beyond STR_BITMAP_MAX_STRING_BYTES no string form is read: INCR knows without reading that
+    // no number is that long; the commands that need the bytes fail and change nothing.
+    ASSERT_EQ(bitmap_setbit(&db_, L("big"), BITMAP_MAX_OFFSET, 1, &old, nullptr), KV_OK);
+    EXPECT_EQ(Incr("big", 1, &n), KV_ERR_INVALID);
+    EXPECT_EQ(Get("big"), "<error " + std::to_string(KV_ERR) + ">");
+    EXPECT_EQ(Append("big", "x", UINT64_MAX, &len), KV_ERR);
+    EXPECT_EQ(str_getdel(&db_, L("big"), &out, nullptr), KV_ERR);
+    EXPECT_EQ(type_of("big"), META_BITMAP);
+    ASSERT_EQ(str_strlen(&db_, L("big"), &len, nullptr), KV_OK);
+    EXPECT_EQ(len, (int64_t)(BITMAP_MAX_OFFSET / 8 + 1));
     kv_buf_deinit(&out);
 }
 
