@@ -10,6 +10,8 @@
     ./x.py format                   reformat the tree in place
     ./x.py bench [--quick]          redis-benchmark against kvrocks and Debian's redis-server
     ./x.py bench repl [--size N]    full sync, replica lag, write throughput with replicas
+    ./x.py bench cluster            SETNODES latency, time to a new replica link
+    ./x.py bench migrate            slot-migration throughput
 
 Every command prints the commands it runs. It uses only the standard library, so it runs under
 any python3; pytest runs under Debian's /usr/bin/python3, where python3-pytest and python3-redis
@@ -210,12 +212,15 @@ def cmd_bench(args):
     ensure_packages(BUILD_PACKAGES + TEST_PACKAGES)
     bdir = build_release()
     rest = list(args.rest)
-    script = "bench.py"
-    if rest and rest[0] == "repl":
-        script = "bench_repl.py"
+    # ./x.py bench [repl|cluster|migrate] [options of that script]
+    scripts = {"repl": ("bench_repl.py", "--kvrocks"), "cluster": ("bench_cluster.py", "--binary"),
+               "migrate": ("bench_migrate.py", "--binary")}
+    script, bin_opt = "bench.py", "--kvrocks"
+    if rest and rest[0] in scripts:
+        script, bin_opt = scripts[rest[0]]
         rest = rest[1:]
     script = os.path.join(ROOT, "tests", "bench", script)
-    cmd = [SYSTEM_PYTHON, script, "--kvrocks", os.path.join(bdir, "kvrocks")] + rest
+    cmd = [SYSTEM_PYTHON, script, bin_opt, os.path.join(bdir, "kvrocks")] + rest
     r = run(cmd, cwd=ROOT)
     sys.exit(r.returncode)
 
