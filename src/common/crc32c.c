@@ -2,9 +2,12 @@
 #include "common/crc32c.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <string.h>
 
 static uint32_t table[8][256];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+static bool have_hw; /* the CPU has SSE 4.2's crc32 instruction (set once, with the table) */
 
 static void
 build_table(void)
@@ -19,10 +22,35 @@ build_table(void)
         for (uint32_t i = 0; i < 256; i++)
             table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
     }
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    have_hw = __builtin_cpu_supports("sse4.2");
+#endif
 }
 
+#if defined(__x86_64__)
+/* The same CRC with the crc32 instruction (SSE 4.2 computes exactly CRC-32C), eight bytes per
+ * instruction: several times the table's speed, which full syncs feel on both sides. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = crc;
+    while (len >= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+        p += 8;
+        len -= 8;
+    }
+    uint32_t c32 = (uint32_t)c;
+    while (len--)
+        c32 = __builtin_ia32_crc32qi(c32, *p++);
+    return c32;
+}
+#endif
+
 uint32_t
-crc32c_update(uint32_t crc, const void *buf, size_t len)
+crc32c_update_portable(uint32_t crc, const void *buf, size_t len)
 {
     pthread_once(&table_once, build_table);
     const uint8_t *p = buf;
@@ -42,4 +70,15 @@ crc32c_update(uint32_t crc, const void *buf, size_t len)
     while (len--)
         crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
     return ~crc;
+}
+
+uint32_t
+crc32c_update(uint32_t crc, const void *buf, size_t len)
+{
+    pthread_once(&table_once, build_table);
+#if defined(__x86_64__)
+    if (have_hw)
+        return ~crc32c_hw(~crc, buf, len);
+#endif
+    return crc32c_update_portable(crc, buf, len);
 }

@@ -15,6 +15,8 @@ extern "C" {
 #endif
 
 uint32_t crc32c_update(uint32_t crc, const void *buf, size_t len);
+/* The same with tables only (what crc32c_update uses on CPUs without SSE 4.2's crc32). */
+uint32_t crc32c_update_portable(uint32_t crc, const void *buf, size_t len);
 
 #ifdef __cplusplus
 }
