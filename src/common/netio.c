@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -182,6 +183,29 @@ netio_write_all(int fd, const void *p, size_t n, int64_t deadline_ms, int stop_f
             return socket_error(errno, "write", err);
         }
         off += (size_t)w;
+    }
+    return KV_OK;
+}
+
+enum kv_code
+netio_sendfile_all(int fd, int file_fd, uint64_t off, size_t n, int64_t deadline_ms, int stop_fd,
+                   struct kv_err *err)
+{
+    off_t pos = (off_t)off;
+    size_t left = n;
+    while (left > 0) {
+        enum kv_code rc = wait_ready(fd, POLLOUT, deadline_ms, stop_fd, "write", err);
+        if (rc != KV_OK)
+            return rc;
+        ssize_t w = sendfile(fd, file_fd, &pos, left);
+        if (w < 0) {
+            if (would_block(errno))
+                continue;
+            return socket_error(errno, "sendfile", err);
+        }
+        if (w == 0)
+            return kv_err_set(err, KV_ERR_IO, "sendfile: file ends %zu bytes early", left);
+        left -= (size_t)w;
     }
     return KV_OK;
 }

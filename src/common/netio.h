@@ -69,6 +69,12 @@ enum kv_code netio_connect(const char *host, uint16_t port, int64_t deadline_ms,
 enum kv_code netio_write_all(int fd, const void *p, size_t n, int64_t deadline_ms, int stop_fd,
                              struct kv_err *err);
 
+/* Send n bytes of the file file_fd from offset off with sendfile(2): no copy through user
+ * space. Returns KV_OK once they are all in the kernel's send buffer; KV_ERR_IO also when the
+ * file is shorter than off + n. */
+enum kv_code netio_sendfile_all(int fd, int file_fd, uint64_t off, size_t n, int64_t deadline_ms,
+                                int stop_fd, struct kv_err *err);
+
 /* Wait until the socket has data, then read between 1 and cap bytes into p.
  *   n (out) bytes read, set on KV_OK only. cap must be > 0.
  * Returns KV_OK, KV_ERR_CLOSED on EOF, or another code as above. Does not look at any reader:

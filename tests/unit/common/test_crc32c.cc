@@ -25,7 +25,7 @@ TEST(Crc32c, KnownVectorsAndIncremental)
 TEST(Crc32c, PortableAndHardwareAgree)
 {
     EXPECT_EQ(crc32c_update_portable(0, "123456789", 9), 0xE3069283u);
-    std::string data(4096 + 7, '\0');
+    std::string data(3 * 4096 * 3 + 4096 + 7, '\0');
     uint32_t x = 2463534242u;
     for (char &c : data) {
         x ^= x << 13;
@@ -34,7 +34,9 @@ TEST(Crc32c, PortableAndHardwareAgree)
         c = (char)(x & 0xff);
     }
     for (size_t off = 0; off < 8; off++) {
-        for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096}) {
+        // Past 3 x 4096 bytes the hardware version interleaves three lanes and joins them.
+        for (size_t len : {0, 1, 7, 8, 9, 63, 64, 65, 1000, 4096, 3 * 4096 - 1, 3 * 4096,
+                           3 * 4096 + 1, 3 * 4096 + 4095, 2 * 3 * 4096, 3 * 3 * 4096 + 4096}) {
             uint32_t seed = (uint32_t)(off * 2654435761u + len);
             EXPECT_EQ(crc32c_update(seed, data.data() + off, len),
                       crc32c_update_portable(seed, data.data() + off, len))
