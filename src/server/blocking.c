@@ -529,3 +529,47 @@ blocking_unblock_all(struct server *srv, enum blocking_unblock_how how)
     }
     pthread_mutex_unlock(&reg.mu);
 }
+
+static void
+reroute_task(void *arg)
+{
+    struct worker *w = server_current_worker();
+    if (w == NULL)
+        return;
+    struct conn *c = worker_find_conn(w, (uint64_t)(uintptr_t)arg);
+    if (c == NULL || c->block == NULL || conn_has_flag(c, CONN_F_CLOSE_ASAP))
+        return;
+    struct block_state *bs = c->block;
+    struct server *srv = c->srv;
+    struct kv_err err;
+    kv_err_clear(&err);
+    pthread_rwlock_rdlock(&srv->lock);
+    enum kv_code rc = srv->cfg->cluster_enabled
+                          ? cluster_ctl_route(srv, c, bs->cmd, bs->argc, bs->argv, &err)
+                          : KV_OK;
+    pthread_rwlock_unlock(&srv->lock);
+    /* Only a slot served elsewhere or by nobody ends the wait; a TRYAGAIN or ASK is a passing
+     * state of a migration still running here (Redis redirects blocked clients the same way). */
+    if (rc != KV_ERR_MOVED && rc != KV_ERR_CLUSTERDOWN)
+        return;
+    record_error(c, bs, rc, &err);
+    unblock_and_continue(c);
+}
+
+void
+blocking_reroute_all(struct server *srv)
+{
+    (void)srv;
+    if (atomic_load(&reg.nblocked) == 0)
+        return;
+    pthread_mutex_lock(&reg.mu);
+    if (reg.ready) {
+        struct dlist *pos, *tmp;
+        dlist_foreach_safe(pos, tmp, &reg.all)
+        {
+            struct block_state *bs = dlist_entry(pos, struct block_state, all_node);
+            worker_post(bs->w, reroute_task, (void *)(uintptr_t)bs->conn_id);
+        }
+    }
+    pthread_mutex_unlock(&reg.mu);
+}

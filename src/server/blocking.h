@@ -100,6 +100,12 @@ bool blocking_unblock(struct server *srv, uint64_t client_id, enum blocking_unbl
 /* Unblock every blocked client as `how` says (a master becoming a replica). */
 void blocking_unblock_all(struct server *srv, enum blocking_unblock_how how);
 
+/* The slot map changed (a new topology, a slot migrated away): every blocked client is routed
+ * again on its worker, and one whose slot this node no longer serves gets the routing error
+ * (-MOVED, -CLUSTERDOWN) as Redis Cluster redirects blocked clients; the others keep waiting,
+ * in their place and with their deadline. Any thread. */
+void blocking_reroute_all(struct server *srv);
+
 #ifdef __cplusplus
 }
 #endif

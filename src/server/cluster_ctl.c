@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "common/slot.h"
+#include "server/blocking.h"
 #include "server/conn.h"
 #include "server/migrate_ctl.h"
 #include "server/repl_ctl.h"
@@ -170,6 +171,7 @@ install(struct server *srv, const struct cluster_topology *cur, struct cluster_t
     log_role_change(cur, next);
     cluster_state_publish(cc->state, next);
     migrate_ctl_on_topology(srv, next);
+    blocking_reroute_all(srv);
     enum kv_code rc = request_role(srv, next, err);
     if (rc != KV_OK)
         LOG_ERROR("cluster: topology version %lld applied, but the role was not: %s",
@@ -304,6 +306,7 @@ cluster_ctl_reset(struct server *srv, struct db *db, struct kv_err *err)
         struct cluster_topology *empty = nodes_topology_new_empty();
         cluster_state_publish(cc->state, empty);
         migrate_ctl_on_topology(srv, empty);
+        blocking_reroute_all(srv);
         LOG_INFO("cluster: reset");
     }
     cluster_state_writer_unlock(cc->state);

@@ -34,6 +34,7 @@
 #include "common/netio.h"
 #include "common/slot.h"
 #include "common/thread.h"
+#include "server/blocking.h"
 #include "server/cluster_ctl.h"
 #include "server/conn.h"
 #include "server/migrate_dump.h"
@@ -623,6 +624,8 @@ migrate_thread(struct kv_thread *self, void *arg)
     memset(&s->forbidden, 0, sizeof s->forbidden);
     job->done = true;
     pthread_rwlock_unlock(&s->lock);
+    if (rc == KV_OK)
+        blocking_reroute_all(job->srv); /* clients blocked on the slot's keys: -MOVED */
 }
 
 static void

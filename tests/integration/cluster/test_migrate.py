@@ -547,3 +547,79 @@ def test_migrate_to_a_stopped_destination_fails(server_factory):
     assert "refused" in error_text(err).lower(), err
     assert info(a)["migrating_state"] == "fail"
     assert a.client().get("{%s}k" % tag) == b"v"  # still served here
+
+
+class Blocked(threading.Thread):
+    """A client blocked in BLPOP on `key` (timeout in seconds); `reply` holds what it got
+    (a value, None on timeout, or the error text)."""
+
+    def __init__(self, server, key, timeout):
+        super().__init__(daemon=True)
+        self.client = server.client(socket_timeout=timeout + 10)
+        self.key, self.timeout = key, timeout
+        self.reply = "not yet"
+
+    def run(self):
+        try:
+            self.reply = self.client.blpop([self.key], timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001 - the error reply is what the test checks
+            self.reply = str(exc)
+
+
+def blocked_on(server, key, timeout=60):
+    t = Blocked(server, key, timeout)
+    before = int(server.client().info("clients")["blocked_clients"])
+    t.start()
+    wait_until(lambda: int(server.client().info("clients")["blocked_clients"]) > before,
+               timeout=10, msg="the client to block")
+    return t
+
+
+def test_blocked_client_redirected_when_topology_moves_its_slot(server_factory):
+    # Redis Cluster redirects a client blocked on a key whose slot the node stops serving;
+    # waiting until the timeout (or forever) would strand it.
+    a, b = two_masters(server_factory, slots_a="0-8000", slots_b="8001-16383")
+    moving, staying = tag_for_slot(100), tag_for_slot(200)
+    gone = blocked_on(a, "{%s}q" % moving)
+    kept = blocked_on(a, "{%s}q" % staying)
+    d = Deadline(60)
+    push([a, b], topology(master_line("a", a, "0-99 101-8000"),
+                          master_line("b", b, "100 8001-16383")), 2)
+    gone.join(5)
+    assert not gone.is_alive(), "the client blocked on a moved slot is still waiting"
+    assert gone.reply.startswith("MOVED 100 %s:%d" % (b.host, b.port)), gone.reply
+    assert 60 - d.remaining() < 5
+    # The other client still waits and is served as before.
+    assert kept.is_alive()
+    a.client().rpush("{%s}q" % staying, "x")
+    kept.join(5)
+    assert kept.reply == (("{%s}q" % staying).encode(), b"x")
+    # The redirected client's connection goes on working.
+    assert gone.client.ping()
+
+
+def test_blocked_client_redirected_when_its_slot_is_migrated(server_factory):
+    a, b = two_masters(server_factory)
+    tag = tag_for_slot(321)
+    a.client().set("{%s}other" % tag, "v")  # something to migrate
+    gone = blocked_on(a, "{%s}q" % tag)
+    ok(migrate(a, 321, "b", "sync"))
+    gone.join(5)
+    assert not gone.is_alive(), "the client blocked on a migrated slot is still waiting"
+    assert gone.reply.startswith("MOVED 321 %s:%d" % (b.host, b.port)), gone.reply
+    # The list was never created on either side.
+    assert b.client().exists("{%s}q" % tag) == 0
+
+
+def test_blocked_client_keeps_waiting_on_unrelated_topology_change(server_factory):
+    a, b = two_masters(server_factory, slots_a="0-8000", slots_b="8001-16383")
+    key = "{%s}q" % tag_for_slot(5)
+    t = blocked_on(a, key, timeout=2)
+    push([a, b], topology(master_line("a", a, "0-7000"),
+                          master_line("b", b, "7001-16383")), 2)
+    # Still blocked after the reroute, and times out as asked (nil), not earlier.
+    d = Deadline(10)
+    t.join(8)
+    assert not t.is_alive()
+    assert t.reply is None
+    assert d.remaining() < 10 - 0.5
