@@ -624,6 +624,34 @@ repl_master_serve_meta(struct repl_master *rm, int fd)
     job_start(job_new(rm, JOB_META, fd), meta_main, "repl-meta");
 }
 
+/* This file job's share of max-replication-mb, in bytes per second (0: no limit). */
+static uint64_t
+job_bytes_per_s(struct job *j)
+{
+    int limit = j->max_replication_mb;
+    if (limit <= 0)
+        return 0;
+    int share = running_file_jobs(j->rm);
+    uint64_t rate = ((uint64_t)limit << 20) / (uint64_t)(share > 0 ? share : 1);
+    return rate > 0 ? rate : 1;
+}
+
+/* Bytes sent between two throttle pauses: about 50 ms worth at the job's rate (at least 4 KiB),
+ * so a throttled stream never goes quiet for long. With FILE_CHUNK steps, a low rate split
+ * across many fetchers (8 jobs sharing 1 MB/s: 256 KiB every 2 s) left the replica without a
+ * byte for longer than its receive timeout. */
+static size_t
+throttle_step(struct job *j)
+{
+    uint64_t rate = job_bytes_per_s(j);
+    if (rate == 0)
+        return FILE_CHUNK;
+    uint64_t step = rate / 20;
+    if (step < 4096)
+        step = 4096;
+    return step < FILE_CHUNK ? (size_t)step : FILE_CHUNK;
+}
+
 /* Send one checkpoint file: "<size>\r\n", the bytes, and with crc "<hex>\r\n". Sleeps as needed
  * to stay under the per-thread share of max-replication-mb. */
 static enum kv_code
@@ -665,6 +693,9 @@ send_file(struct job *j, const char *name, struct kv_err *err)
     uint64_t sent = 0;
     while (rc == KV_OK && sent < size) {
         size_t n = size - sent > FILE_CHUNK ? FILE_CHUNK : (size_t)(size - sent);
+        size_t step = throttle_step(j);
+        if (n > step)
+            n = step;
         if (map != NULL)
             crc = crc32c_update(crc, map + sent, n);
         /* A fresh deadline per SEND_STEP, as send_all: it measures a replica that stopped
@@ -675,10 +706,8 @@ send_file(struct job *j, const char *name, struct kv_err *err)
                                     j->stop_fd, err);
         }
         sent += n;
-        int limit = j->max_replication_mb;
-        if (rc == KV_OK && limit > 0) {
-            int share = running_file_jobs(rm);
-            uint64_t bytes_per_s = ((uint64_t)limit << 20) / (uint64_t)(share > 0 ? share : 1);
+        if (rc == KV_OK && j->max_replication_mb > 0) {
+            uint64_t bytes_per_s = job_bytes_per_s(j);
             int64_t due_ms = (int64_t)(sent * 1000 / (bytes_per_s ? bytes_per_s : 1));
             int64_t wait = due_ms - (clock_mono_ms() - started);
             if (wait > 0) {
