@@ -852,18 +852,19 @@ migrate_ctl_on_conn_close(struct conn *c)
     bool drop = s->istate == IMPORT_START && s->iconn_id == c->id;
     struct cluster_slot_range r = s->irange;
     if (drop) {
-        s->istate = IMPORT_ERROR;
-        s->iconn_id = 0;
-    }
-    pthread_rwlock_unlock(&s->lock);
-    if (drop) {
+        /* The keys go before the state says error (under the lock, one range delete): whoever
+         * sees import_state:error sees no partial key, and a new import of the range cannot
+         * start between the two. */
         struct kv_err err = {0};
         LOG_WARN("the import link of slots %u-%u closed before the import ended: dropping "
                  "its keys",
                  r.start, r.end);
         if (delete_range_keys(srv, r, &err) != KV_OK)
             LOG_WARN("could not delete the imported keys: %s", err.msg);
+        s->istate = IMPORT_ERROR;
+        s->iconn_id = 0;
     }
+    pthread_rwlock_unlock(&s->lock);
 }
 
 /* --- entry points for commands/cmd_migrate.c --- */
@@ -949,8 +950,11 @@ migrate_ctl_import(struct server *srv, struct conn *c, struct cluster_slot_range
     if (s == NULL)
         return kv_err_set(err, KV_ERR, "Cluster mode is not enabled");
     enum kv_code rc = KV_OK;
-    bool drop = false;
     pthread_rwlock_wrlock(&s->lock);
+    /* Start and failure both begin from an empty range on this side (Kvrocks), dropped under
+     * the lock before the new state shows: the import link writes the range only after this
+     * reply, so no key of the new import is lost, and whoever sees import_state:error sees no
+     * partial key. */
     switch (state) {
     case 0:
         if (s->istate == IMPORT_START && s->iconn_id != c->id &&
@@ -958,12 +962,14 @@ migrate_ctl_import(struct server *srv, struct conn *c, struct cluster_slot_range
             rc = kv_err_set(err, KV_ERR, MIGRATE_ERR_IMPORT_BUSY);
             break;
         }
+        rc = delete_range_keys(srv, r, err);
+        if (rc != KV_OK)
+            break;
         s->istate = IMPORT_START;
         s->irange = r;
         s->iconn_id = c->id;
         conn_set_flag(c, CONN_F_IMPORTING);
         atomic_store_explicit(&s->active, true, memory_order_release);
-        drop = true;
         break;
     case 1:
         if (s->istate != IMPORT_START || s->irange.start != r.start || s->irange.end != r.end) {
@@ -977,6 +983,8 @@ migrate_ctl_import(struct server *srv, struct conn *c, struct cluster_slot_range
         conn_clear_flag(c, CONN_F_IMPORTING);
         break;
     default:
+        /* Failed or not, the import has ended in error. */
+        rc = delete_range_keys(srv, r, err);
         if (s->istate == IMPORT_START && s->irange.start == r.start && s->irange.end == r.end) {
             s->istate = IMPORT_ERROR;
             s->iconn_id = 0;
@@ -986,13 +994,8 @@ migrate_ctl_import(struct server *srv, struct conn *c, struct cluster_slot_range
         }
         atomic_store_explicit(&s->active, true, memory_order_release);
         conn_clear_flag(c, CONN_F_IMPORTING);
-        drop = true;
         break;
     }
     pthread_rwlock_unlock(&s->lock);
-    /* Start and failure both begin from an empty range on this side (Kvrocks). The import link
-     * writes the range only after this reply, so no key of the new import is lost. */
-    if (rc == KV_OK && drop)
-        rc = delete_range_keys(srv, r, err);
     return rc;
 }
