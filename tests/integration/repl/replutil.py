@@ -23,6 +23,7 @@ replica holds exactly the master's keyspace at the master's offset.
     purge_wal_and_restart(m)  restart m with default WAL retention after its WAL was purged, so
                          a new replica must full-sync while later batches stay in the WAL
     fetched_files(r)     checkpoint files the replica has completely fetched so far
+    partly_fetched_files(r)  checkpoint files the replica is in the middle of fetching
     task_count(s)        threads of the server process (/proc/<pid>/task)
     thread_names(s, p)   names of the server's threads starting with p ("repl-": ours)
 """
@@ -288,6 +289,24 @@ def purge_wal_and_restart(master):
     master.restart({"rocksdb.wal_ttl_seconds": None, "rocksdb.wal_size_limit_mb": None})
     info = repl(master)
     assert int(info.get("oldest_wal_sequence", 0)) != 1, info
+
+
+def partly_fetched_files(replica):
+    """Names of the checkpoint files the replica is in the middle of fetching: a non-empty
+    <name>.tmp in <dir>/sync_checkpoint."""
+    d = os.path.join(replica.dir, "sync_checkpoint")
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return []
+    out = []
+    for n in names:
+        try:
+            if n.endswith(".tmp") and os.path.getsize(os.path.join(d, n)) > 0:
+                out.append(n[:-4])
+        except OSError:
+            pass  # renamed or removed meanwhile
+    return out
 
 
 def fetched_files(replica):

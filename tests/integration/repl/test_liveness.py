@@ -11,8 +11,9 @@ import pytest
 from helpers.proxy import HangingPort
 from helpers.wait import wait_until
 from repl.replutil import (PURGE_WAL_CONFIG, STRETCH_CONFIG, T_CONN_MS, T_RECV_MS, T_SEND_MS,
-                           Prober, bounded, config, counters, dbdigest, delta, fetched_files,
-                           fill_small, fill_values, log_count, purge_wal_and_restart,
+                           Prober, bounded, config, counters, dbdigest, delta,
+                           fill_small, fill_values, log_count, partly_fetched_files,
+                           purge_wal_and_restart,
                            refused_port, repl, slaveof, slaveof_no_one, timed_command,
                            wait_consistent, wait_link, wait_log)
 
@@ -208,8 +209,10 @@ def _blocked_replica(phase, master, server_factory, replica_of, proxy_factory):
         p = proxy_factory(m)
         r = server_factory(config())
         slaveof(r, p)
-        wait_until(lambda: repl(r).get("master_sync_bytes_done", 0) > 0 and not fetched_files(r),
-                   timeout=10, interval=0.02, msg="the first file is being fetched")
+        # Blackholed in the middle of a file (the fetchers run in parallel: small files such
+        # as OPTIONS may already be complete).
+        wait_until(lambda: partly_fetched_files(r), timeout=10, interval=0.02,
+                   msg="a file is being fetched")
         p.blackhole()
         return r
     m = master()
