@@ -84,10 +84,12 @@ static void
 reject(struct worker *w, int fd)
 {
     static const char msg[] = "-ERR " ERR_MAX_CLIENTS "\r\n";
+    /* Counted before the client can see the refusal: one that reads it and then asks INFO
+     * must find it counted. */
+    atomic_fetch_add(&w->srv->stats.rejected_connections, 1);
     ssize_t n = write(fd, msg, sizeof msg - 1);
     (void)n;
     close(fd);
-    atomic_fetch_add(&w->srv->stats.rejected_connections, 1);
 }
 
 /* How long accepting pauses when the process is out of file descriptors or memory: the
