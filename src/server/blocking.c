@@ -269,14 +269,25 @@ retry(struct conn *c)
     unblock_and_continue(c);
 }
 
-static void
-wake_task(void *arg)
+/* The still-blocked client a task posted to its worker is for (arg: its id), or NULL when it
+ * is gone, no longer blocked, or (unless closing_ok) being closed. */
+static struct conn *
+task_conn(void *arg, bool closing_ok)
 {
     struct worker *w = server_current_worker();
     if (w == NULL)
-        return;
+        return NULL;
     struct conn *c = worker_find_conn(w, (uint64_t)(uintptr_t)arg);
-    if (c == NULL || c->block == NULL || conn_has_flag(c, CONN_F_CLOSE_ASAP))
+    if (c == NULL || c->block == NULL || (!closing_ok && conn_has_flag(c, CONN_F_CLOSE_ASAP)))
+        return NULL;
+    return c;
+}
+
+static void
+wake_task(void *arg)
+{
+    struct conn *c = task_conn(arg, false);
+    if (c == NULL)
         return;
     struct block_state *bs = c->block;
     pthread_mutex_lock(&reg.mu);
@@ -440,11 +451,8 @@ blocking_conn_free(struct conn *c)
 static void
 unblock_task(void *arg, enum blocking_unblock_how how)
 {
-    struct worker *w = server_current_worker();
-    if (w == NULL)
-        return;
-    struct conn *c = worker_find_conn(w, (uint64_t)(uintptr_t)arg);
-    if (c == NULL || c->block == NULL)
+    struct conn *c = task_conn(arg, true);
+    if (c == NULL)
         return;
     switch (how) {
     case BLOCKING_UNBLOCK_TIMEOUT:
@@ -533,11 +541,8 @@ blocking_unblock_all(struct server *srv, enum blocking_unblock_how how)
 static void
 reroute_task(void *arg)
 {
-    struct worker *w = server_current_worker();
-    if (w == NULL)
-        return;
-    struct conn *c = worker_find_conn(w, (uint64_t)(uintptr_t)arg);
-    if (c == NULL || c->block == NULL || conn_has_flag(c, CONN_F_CLOSE_ASAP))
+    struct conn *c = task_conn(arg, false);
+    if (c == NULL)
         return;
     struct block_state *bs = c->block;
     struct server *srv = c->srv;
