@@ -250,17 +250,7 @@ index_overflow(struct kv_err *err)
 enum kv_code
 list_len(struct db *db, struct kv_slice key, uint64_t *len, struct kv_err *err)
 {
-    struct kv_buf raw = KV_BUF_INIT;
-    struct meta m;
-    enum kv_code rc = read_list(db, key, &m, &raw, err);
-    kv_buf_deinit(&raw);
-    if (rc == KV_NOTFOUND) {
-        *len = 0;
-        return KV_OK;
-    }
-    if (rc == KV_OK)
-        *len = m.size;
-    return rc;
+    return subkey_key_size(db, key, META_LIST, len, err);
 }
 
 enum kv_code
