@@ -13,6 +13,7 @@
 #include "server/conn.h"
 #include "server/multi.h"
 #include "server/watch.h"
+#include "types/keylock.h"
 
 /* MULTI -> +OK; the following commands are queued until EXEC or DISCARD. */
 static enum kv_code
@@ -50,11 +51,18 @@ cmd_watch(struct cmd_ctx *ctx)
 {
     if (conn_has_flag(ctx->conn, CONN_F_MULTI))
         return args_error(ctx, KV_ERR, "WATCH inside MULTI is not allowed");
-    for (int i = 1; i < ctx->argc; i++) {
-        enum kv_code rc = watch_add(ctx->conn, ctx->argv[i], ctx->err);
-        if (rc != KV_OK)
-            return rc;
-    }
+    /* Under the keys' locks: another worker's write to them that is staged but not committed
+     * (group commit, server/worker.h) holds those locks until it is in the DB. A write that
+     * reported its keys before this registration is thus committed before WATCH replies, so
+     * the client's reads after WATCH see it; any later write finds the registration. */
+    struct keylock_guard g;
+    keylock_lock(ctx->db->locks, ctx->db->ns, &ctx->argv[1], (size_t)ctx->argc - 1, &g);
+    enum kv_code rc = KV_OK;
+    for (int i = 1; i < ctx->argc && rc == KV_OK; i++)
+        rc = watch_add(ctx->conn, ctx->argv[i], ctx->err);
+    keylock_unlock(&g);
+    if (rc != KV_OK)
+        return rc;
     resp_write_ok(ctx->out);
     return KV_OK;
 }

@@ -240,7 +240,7 @@ retry(struct conn *c)
     bs->retrying = true;
     bs->reblocked = false;
     enum kv_code rc;
-    pthread_rwlock_rdlock(&srv->lock);
+    server_lock_shared(srv);
     if (atomic_load_explicit(&srv->loading, memory_order_acquire) &&
         !(bs->cmd->flags & CMD_LOADING_OK))
         rc = kv_err_set(&err, KV_ERR_LOADING, "%s", "");
@@ -548,7 +548,7 @@ reroute_task(void *arg)
     struct server *srv = c->srv;
     struct kv_err err;
     kv_err_clear(&err);
-    pthread_rwlock_rdlock(&srv->lock);
+    server_lock_shared(srv);
     enum kv_code rc = srv->cfg->cluster_enabled
                           ? cluster_ctl_route(srv, c, bs->cmd, bs->argc, bs->argv, &err)
                           : KV_OK;

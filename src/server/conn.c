@@ -102,6 +102,7 @@ conn_new(struct worker *w, int fd)
     c->w = w;
     c->srv = srv;
     dlist_init(&c->node);
+    dlist_init(&c->held);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     /* Keepalive as Kvrocks sets it: first probe after 120 s idle, then every 40 s, give up
@@ -159,6 +160,8 @@ release(struct conn *c, bool hand_over)
     multi_conn_free(c);
     pubsub_conn_free(c);
     worker_remove_conn(c->w, c);
+    if (dlist_linked(&c->held))
+        dlist_remove(&c->held);
     event_free(c->read_ev);
     event_free(c->write_ev);
     event_free(c->resume_ev);
@@ -249,6 +252,10 @@ flush_output(struct conn *c)
         conn_free(c);
         return false;
     }
+    if (worker_hold_output(c->w, c)) {
+        update_snapshots(c);
+        return true; /* written after the worker's commit (worker.h) */
+    }
     while (evbuffer_get_length(c->out) > 0) {
         int n = evbuffer_write(c->out, c->fd);
         if (n < 0) {
@@ -329,7 +336,7 @@ static bool
 process_input(struct conn *c)
 {
     /* CONFIG SET changes the config under the server lock held exclusively. */
-    pthread_rwlock_rdlock(&c->srv->lock);
+    server_lock_shared(c->srv);
     const struct resp_limits full = {
         .max_multibulk = CONN_MAX_MULTIBULK,
         .max_bulk = (size_t)c->srv->cfg->proto_max_bulk_len,

@@ -74,6 +74,7 @@ struct conn {
     struct worker *w;   /* borrowed: the owner */
     struct server *srv; /* borrowed */
     struct dlist node;  /* in the worker's connection list */
+    struct dlist held;  /* in the worker's held_out list while its output waits for a commit */
 
     struct event *read_ev;   /* owned */
     struct event *write_ev;  /* owned */

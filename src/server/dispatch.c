@@ -13,6 +13,8 @@
 #include "server/multi.h"
 #include "server/repl_ctl.h"
 #include "server/server.h"
+#include "server/worker.h"
+#include "storage/storage.h"
 
 struct error_prefix {
     enum kv_code code;
@@ -213,6 +215,20 @@ routed_by_cluster(const struct server *srv, const struct command_spec *cmd)
     return srv->cfg->cluster_enabled && (cmd->first_key > 0 || cmd->keys_fn != NULL);
 }
 
+/* May the command's writes be staged (group commit, worker.h)? Keyed data commands, which
+ * neither run alone nor administer the server. The others (INFO, replication, cluster, EXEC,
+ * FLUSHALL, MIGRATE ...) commit what is staged first and write directly: they read sequences,
+ * wait on other threads or on the network, or expect every earlier write in the DB. */
+static bool
+stageable(const struct command_spec *cmd)
+{
+    if (cmd->flags & (CMD_EXCLUSIVE | CMD_ADMIN | CMD_REPLICATION | CMD_MULTI_CTRL))
+        return false;
+    if (!(cmd->flags & (CMD_WRITE | CMD_READONLY)))
+        return false;
+    return cmd->first_key > 0 || cmd->keys_fn != NULL;
+}
+
 void
 dispatch_run_queued(struct conn *c, const struct command_spec *cmd, size_t index, int argc,
                     struct kv_slice *argv)
@@ -300,16 +316,26 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
     }
 
     bool exclusive = (cmd->flags & CMD_EXCLUSIVE) != 0;
-    if (exclusive)
+    bool staged = stageable(cmd);
+    bool was_staging = false;
+    if (!staged) {
+        worker_settle();
+        was_staging = storage_stage_enable(false);
+    }
+    if (exclusive) {
         pthread_rwlock_wrlock(&srv->lock);
-    else
-        pthread_rwlock_rdlock(&srv->lock);
+        server_wait_unstaged(srv);
+    } else {
+        server_lock_shared(srv);
+    }
     /* Routed in the same lock hold as the execution (migrate_ctl.h). */
     if ((route_rc = cluster_check(c, cmd, argc, argv, &route_err)) != KV_OK) {
         pthread_rwlock_unlock(&srv->lock);
         reject(c, cmd, st, route_rc, route_err.msg);
-        return;
+    } else {
+        run_proc(c, cmd, cmd_index, argc, argv, false);
+        pthread_rwlock_unlock(&srv->lock);
     }
-    run_proc(c, cmd, cmd_index, argc, argv, false);
-    pthread_rwlock_unlock(&srv->lock);
+    if (!staged)
+        storage_stage_enable(was_staging);
 }

@@ -541,6 +541,7 @@ run_migration(struct migrate_job *job, struct link *l, struct migrate_dump_stats
     set_forbidden(s, &job->range);
     job->forbidden_since = clock_mono_ms();
     pthread_rwlock_wrlock(&srv->lock);
+    server_wait_unstaged(srv); /* and for the staged ones to be committed (worker.h) */
     pthread_rwlock_unlock(&srv->lock);
     l->speed = 0; /* writes wait for this round: do not pace it */
     if ((rc = wal_round(job, l, &cur, ds, err)) != KV_OK)

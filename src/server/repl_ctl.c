@@ -97,8 +97,11 @@ lock_or_stop(struct server *srv, struct kv_thread *self, bool exclusive)
         }
         int r = exclusive ? pthread_rwlock_timedwrlock(&srv->lock, &ts)
                           : pthread_rwlock_timedrdlock(&srv->lock, &ts);
-        if (r == 0)
+        if (r == 0) {
+            if (exclusive)
+                server_wait_unstaged(srv); /* worker.h: staged writes land before the swap */
             return true;
+        }
         if (self != NULL && kv_thread_should_stop(self))
             return false;
     }

@@ -151,6 +151,14 @@ int64_t server_uptime_s(const struct server *srv);
 /* The worker that runs the calling thread, or NULL for non-worker threads. */
 struct worker *server_current_worker(void);
 
+/* The server lock with group commit (worker.h). server_lock_shared: take srv->lock shared; a
+ * worker that would wait for it settles its staged writes first (a waiting exclusive holder may
+ * be waiting for them). server_wait_unstaged: called right after taking srv->lock exclusively,
+ * waits until no worker has staged writes left, so that every write routed under an earlier
+ * shared hold is in the DB (and its WAL) before the exclusive work starts. */
+void server_lock_shared(struct server *srv);
+void server_wait_unstaged(struct server *srv);
+
 /* --- client registry across workers (CLIENT LIST / KILL) --- */
 
 /* Client types for CLIENT LIST TYPE / CLIENT KILL TYPE. */

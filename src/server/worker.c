@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -22,6 +23,7 @@
 #include "server/conn.h"
 #include "server/server.h"
 #include "storage/storage.h"
+#include "types/keylock.h"
 
 static _Thread_local struct worker *current_worker;
 
@@ -208,6 +210,7 @@ worker_new(struct server *srv, int id, const char *bind_list, int port, int back
     w->id = id;
     w->srv = srv;
     dlist_init(&w->conns);
+    dlist_init(&w->held_out);
     w->conns_by_id = dict_new(NULL, false);
     pthread_mutex_init(&w->conns_lock, NULL);
     pthread_mutex_init(&w->inbox_lock, NULL);
@@ -261,6 +264,72 @@ fail:
     return rc;
 }
 
+void
+worker_settle(void)
+{
+    if (storage_stage_pending())
+        (void)storage_stage_commit(NULL); /* a failure is kept for end_round */
+    if (keylock_holds_deferred())
+        keylock_release_deferred();
+}
+
+void
+server_lock_shared(struct server *srv)
+{
+    if (pthread_rwlock_tryrdlock(&srv->lock) == 0)
+        return;
+    worker_settle();
+    pthread_rwlock_rdlock(&srv->lock);
+}
+
+void
+server_wait_unstaged(struct server *srv)
+{
+    /* Workers with staged writes commit them at the end of their round, or before they would
+     * wait for the lock held here: this ends within a round's time. */
+    int64_t start = clock_mono_ms(), logged = start;
+    while (srv->st != NULL && storage_has_staged(srv->st)) {
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+        int64_t now = clock_mono_ms();
+        if (now - logged >= 1000) {
+            logged = now;
+            LOG_WARN("exclusive lock: still waiting for staged writes after %lld ms",
+                     (long long)(now - start));
+        }
+    }
+}
+
+bool
+worker_hold_output(struct worker *w, struct conn *c)
+{
+    if (server_current_worker() != w || (!storage_stage_pending() && !storage_stage_failed()))
+        return false;
+    if (!dlist_linked(&c->held))
+        dlist_insert_tail(&w->held_out, &c->held);
+    return true;
+}
+
+/* After a round of callbacks: commit, then write the replies that waited for it. When a commit
+ * failed, those replies may acknowledge lost writes or show data that never reached the DB:
+ * close their connections instead (the clients see no reply, as after a crash). */
+static void
+end_round(struct worker *w)
+{
+    worker_settle();
+    bool failed = storage_stage_take_failure();
+    while (!dlist_empty(&w->held_out)) {
+        struct conn *c = dlist_entry(w->held_out.next, struct conn, held);
+        dlist_remove(&c->held);
+        if (failed) {
+            LOG_WARN("closing client %s: the write of its commands failed", c->addr);
+            conn_free(c);
+        } else {
+            conn_flush(c); /* may free c */
+        }
+    }
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -270,7 +339,17 @@ worker_main(void *arg)
     snprintf(name, sizeof name, "worker-%d", w->id);
     pthread_setname_np(pthread_self(), name);
     storage_thread_init();
-    event_base_dispatch(w->base);
+    storage_stage_enable(true);
+    while (!w->stopping) {
+        if (event_base_loop(w->base, EVLOOP_ONCE) < 0) {
+            LOG_ERROR("worker %d: event loop failed", w->id);
+            break;
+        }
+        end_round(w);
+    }
+    end_round(w);
+    storage_stage_thread_exit();
+    keylock_thread_exit();
     return NULL;
 }
 

@@ -28,9 +28,28 @@ struct storage_batch {
     rocksdb_column_family_handle_t **cf; /* borrowed from the storage the batch was made for;
                                             NULL for a batch made from wire data */
     int log_records;
+    bool has_range_delete;         /* a range delete cannot be staged (storage_stage) */
     uint32_t records[KV_CF_COUNT]; /* puts, deletes and range deletes per column family, added
                                       to the storage's keys_written when the batch is written */
 };
+
+/* Group commit: a thread's staged writes (storage.h, storage_stage_*). `st` is set while records
+ * are staged; `wi` indexes them so that the thread's point reads see them. */
+struct storage_stage {
+    bool enabled;
+    bool failed;                 /* a commit failed since storage_stage_take_failure */
+    struct storage *st;          /* borrowed; non-NULL while records are staged */
+    rocksdb_writebatch_wi_t *wi; /* owned; made on first use, freed by storage_stage_thread_exit */
+    uint32_t records[KV_CF_COUNT];
+};
+
+static _Thread_local struct storage_stage stage;
+
+static void written(struct storage *st, const uint32_t *records);
+
+/* A stage bigger than this is committed at once: it bounds the memory and the reply delay a
+ * long pipeline of big writes could build up. */
+#define STAGE_MAX_BYTES (1u << 20)
 
 struct storage_snapshot {
     const rocksdb_snapshot_t *snap; /* owned; released through the DB */
@@ -319,6 +338,76 @@ storage_thread_init(void)
     rocksdb_set_perf_level(rocksdb_disable);
 }
 
+bool
+storage_stage_enable(bool on)
+{
+    bool was = stage.enabled;
+    stage.enabled = on;
+    return was;
+}
+
+bool
+storage_stage_pending(void)
+{
+    return stage.st != NULL;
+}
+
+enum kv_code
+storage_stage_commit(struct kv_err *err)
+{
+    struct storage *st = stage.st;
+    if (st == NULL)
+        return KV_OK;
+    char *errptr = NULL;
+    rocksdb_write_writebatch_wi(st->db, st->write_opts, stage.wi, &errptr);
+    rocksdb_writebatch_wi_clear(stage.wi);
+    uint32_t records[KV_CF_COUNT];
+    memcpy(records, stage.records, sizeof records);
+    memset(stage.records, 0, sizeof stage.records);
+    stage.st = NULL;
+    /* Only now: whoever waits for no staged writes must find these in the DB. */
+    atomic_fetch_sub(&st->staged_threads, 1);
+    if (errptr != NULL) {
+        stage.failed = true;
+        struct kv_err local;
+        enum kv_code rc = take_error(errptr, err != NULL ? err : &local, "write");
+        LOG_ERROR("group commit failed: %s", err != NULL ? err->msg : local.msg);
+        return rc;
+    }
+    written(st, records);
+    return KV_OK;
+}
+
+bool
+storage_stage_failed(void)
+{
+    return stage.failed;
+}
+
+bool
+storage_stage_take_failure(void)
+{
+    bool f = stage.failed;
+    stage.failed = false;
+    return f;
+}
+
+bool
+storage_has_staged(struct storage *st)
+{
+    return atomic_load(&st->staged_threads) > 0;
+}
+
+void
+storage_stage_thread_exit(void)
+{
+    (void)storage_stage_commit(NULL);
+    if (stage.wi != NULL)
+        rocksdb_writebatch_wi_destroy(stage.wi);
+    stage.wi = NULL;
+    stage.enabled = false;
+}
+
 void
 storage_cancel_background(struct storage *st)
 {
@@ -370,6 +459,21 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
             struct kv_slice key, struct kv_buf *val, struct kv_err *err)
 {
     char *errptr = NULL;
+    if (snap == NULL && stage.st == st) {
+        /* Read through this thread's staged writes. */
+        size_t n = 0;
+        char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+            stage.wi, st->db, st->read_opts, st->cf[cf], key.ptr, key.len, &n, &errptr);
+        count_add(&st->keys_read[cf], 1);
+        kv_buf_clear(val);
+        if (errptr != NULL)
+            return take_error(errptr, err, "get");
+        if (v == NULL)
+            return KV_NOTFOUND;
+        kv_buf_append(val, v, n);
+        rocksdb_free(v);
+        return KV_OK;
+    }
     const rocksdb_readoptions_t *ro = snap != NULL ? snap->ro : st->read_opts;
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(st->db, ro, st->cf[cf], key.ptr, key.len, &errptr);
@@ -409,6 +513,7 @@ storage_batch_clear(struct storage_batch *b)
 {
     rocksdb_writebatch_clear(b->wb);
     b->log_records = 0;
+    b->has_range_delete = false;
     memset(b->records, 0, sizeof b->records);
 }
 
@@ -435,6 +540,7 @@ storage_batch_delete_range(struct storage_batch *b, enum kv_cf cf, struct kv_sli
     KV_ASSERT(b->cf != NULL && (unsigned)cf < KV_CF_COUNT);
     rocksdb_writebatch_delete_range_cf(b->wb, b->cf[cf], begin.ptr, begin.len, end.ptr, end.len);
     b->records[cf]++;
+    b->has_range_delete = true;
 }
 
 void
@@ -635,6 +741,11 @@ written(struct storage *st, const uint32_t *records)
 enum kv_code
 storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
 {
+    if (stage.st != NULL) {
+        enum kv_code rc = storage_stage_commit(err);
+        if (rc != KV_OK)
+            return rc;
+    }
     uint32_t records[KV_CF_COUNT] = {0};
     enum kv_code rc = storage_batch_foreach(rep, count_record, records, err);
     if (rc != KV_OK)
@@ -651,11 +762,65 @@ storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, stru
     return KV_OK;
 }
 
+static void
+stage_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+             struct kv_slice value)
+{
+    struct storage *st = arg;
+    switch (kind) {
+    case STORAGE_REC_PUT:
+        rocksdb_writebatch_wi_put_cf(stage.wi, st->cf[cf], key.ptr, key.len, value.ptr, value.len);
+        break;
+    case STORAGE_REC_DELETE:
+        rocksdb_writebatch_wi_delete_cf(stage.wi, st->cf[cf], key.ptr, key.len);
+        break;
+    case STORAGE_REC_LOG_DATA:
+        rocksdb_writebatch_wi_put_log_data(stage.wi, value.ptr, value.len);
+        break;
+    case STORAGE_REC_DELETE_RANGE:
+        KV_ASSERT(!"range deletes are never staged");
+        break;
+    }
+}
+
+/* Add b's records to this thread's stage (b was built for st and has no range delete). */
+static enum kv_code
+stage_batch(struct storage *st, struct storage_batch *b, struct kv_err *err)
+{
+    if (stage.st != NULL && stage.st != st) {
+        enum kv_code rc = storage_stage_commit(err);
+        if (rc != KV_OK)
+            return rc;
+    }
+    if (stage.wi == NULL)
+        stage.wi = rocksdb_writebatch_wi_create(0, 1);
+    if (stage.st == NULL) {
+        stage.st = st;
+        atomic_fetch_add(&st->staged_threads, 1);
+    }
+    enum kv_code rc = storage_batch_foreach(storage_batch_data(b), stage_record, st, err);
+    KV_ASSERT(rc == KV_OK); /* we built b */
+    for (int i = 0; i < KV_CF_COUNT; i++)
+        stage.records[i] += b->records[i];
+    size_t size = 0;
+    rocksdb_writebatch_wi_data(stage.wi, &size);
+    if (size > STAGE_MAX_BYTES)
+        (void)storage_stage_commit(NULL); /* a failure is kept for storage_stage_take_failure */
+    return KV_OK;
+}
+
 enum kv_code
 storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
 {
     if (rocksdb_writebatch_count(b->wb) == 0)
         return KV_OK;
+    if (stage.enabled && b->cf == st->cf && !b->has_range_delete)
+        return stage_batch(st, b, err);
+    if (stage.st != NULL) {
+        enum kv_code rc = storage_stage_commit(err);
+        if (rc != KV_OK)
+            return rc;
+    }
     char *errptr = NULL;
     rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
     if (errptr != NULL)
@@ -667,6 +832,10 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
 struct storage_snapshot *
 storage_snapshot_new(struct storage *st)
 {
+    /* A snapshot sees the thread's staged writes: commit them (a failure is kept for
+     * storage_stage_take_failure). */
+    if (stage.st != NULL)
+        (void)storage_stage_commit(NULL);
     struct storage_snapshot *s = kv_calloc(1, sizeof *s);
     /* The C API of this RocksDB has no snapshot sequence getter: take the snapshot between two
      * equal readings of the latest sequence, so its sequence is known exactly. */
@@ -704,6 +873,10 @@ struct storage_iter *
 storage_iter_new(struct storage *st, const struct storage_snapshot *snap, enum kv_cf cf,
                  struct kv_slice lower, struct kv_slice upper)
 {
+    /* Iterators read the DB only: commit the thread's staged writes first (a failure is kept
+     * for storage_stage_take_failure). */
+    if (stage.st != NULL)
+        (void)storage_stage_commit(NULL);
     struct storage_iter *it = kv_calloc(1, sizeof *it);
     it->ro = rocksdb_readoptions_create();
     if (snap != NULL)

@@ -102,6 +102,33 @@ struct storage_batch *storage_batch_from_data(struct kv_slice rep);
  * put, delete and delete-range consumes one sequence number. */
 enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err);
 
+/* Group commit. A thread that enables its stage (worker threads do) does not write a batch at
+ * storage_write: it adds the batch's records to a per-thread stage and returns, and the stage is
+ * written as one RocksDB batch by storage_stage_commit. Until then:
+ *   - the thread's own point reads without a snapshot (storage_get) see the staged writes;
+ *   - other threads do not, so the caller must not reply to a command, nor release the locks it
+ *     took to write, before the commit (server/worker.c, types/keylock.c);
+ *   - storage_snapshot_new and storage_iter_new commit first (they read the DB only), and so do
+ *     storage_write of a batch that cannot be staged (range deletes, a batch from wire data) and
+ *     storage_write_raw. A batch bigger than 1 MiB is committed at once.
+ * Each command's records stay together in one batch, so a command is still atomic on disk and in
+ * the replication stream; a batch may hold several commands.
+ * A commit that fails is remembered until storage_stage_take_failure: the caller must then not
+ * send what depended on the lost writes. */
+/* Enable (true) or disable staging on the calling thread; returns the previous setting. */
+bool storage_stage_enable(bool on);
+/* True while the calling thread has staged, uncommitted records. */
+bool storage_stage_pending(void);
+/* Write the calling thread's staged records (KV_OK when there are none). err may be NULL. */
+enum kv_code storage_stage_commit(struct kv_err *err);
+/* A commit of the calling thread failed since the last storage_stage_take_failure. */
+bool storage_stage_failed(void);
+bool storage_stage_take_failure(void);
+/* True while any thread has staged, uncommitted records for st. */
+bool storage_has_staged(struct storage *st);
+/* Commit, then free the calling thread's stage (before a staging thread exits). */
+void storage_stage_thread_exit(void);
+
 /* Snapshots: a consistent read view. Free with storage_snapshot_free before storage_close.
  * storage_snapshot_seq is the latest sequence number at creation: the snapshot sees exactly the
  * writes with sequence numbers <= it. */

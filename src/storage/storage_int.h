@@ -35,6 +35,9 @@ struct storage {
      * atomics: counters, not synchronisation. An iterator adds its positionings when freed. */
     atomic_uint_fast64_t keys_read[KV_CF_COUNT];
     atomic_uint_fast64_t keys_written[KV_CF_COUNT];
+    /* Threads holding staged writes for this storage (storage_stage_*): the exclusive holder of
+     * the server lock waits for 0 before it swaps the DB or reads the WAL tail. */
+    atomic_int staged_threads;
 };
 
 #endif

@@ -6,11 +6,74 @@
 #include <string.h>
 
 #include "common/dict.h"
+#include "common/log.h"
 #include "common/mem.h"
+#include "storage/storage.h"
 
 struct keylock_table {
     pthread_mutex_t mu[KEYLOCK_STRIPES];
 };
+
+/* Stripes this thread still holds for its staged writes (keylock.h, group commit). A stripe is
+ * held when its bit is set; `list` names every stripe set since the last release, possibly
+ * twice (a stripe taken back by a guard has its bit cleared and is listed again when that guard
+ * defers it again). */
+struct deferred {
+    struct keylock_table *t;
+    uint64_t held[KEYLOCK_STRIPES / 64];
+    uint32_t *list; /* owned */
+    size_t n, cap;
+};
+
+static _Thread_local struct deferred deferred;
+
+static bool
+deferred_has(const struct keylock_table *t, uint32_t s)
+{
+    return deferred.t == t && (deferred.held[s / 64] >> (s % 64) & 1u) != 0;
+}
+
+static void
+deferred_add(struct keylock_table *t, uint32_t s)
+{
+    KV_ASSERT(deferred.t == NULL || deferred.t == t || deferred.n == 0);
+    deferred.t = t;
+    deferred.held[s / 64] |= 1ull << (s % 64);
+    if (deferred.n == deferred.cap) {
+        deferred.cap = deferred.cap ? deferred.cap * 2 : 64;
+        deferred.list = kv_realloc(deferred.list, deferred.cap * sizeof *deferred.list);
+    }
+    deferred.list[deferred.n++] = s;
+}
+
+void
+keylock_release_deferred(void)
+{
+    for (size_t i = 0; i < deferred.n; i++) {
+        uint32_t s = deferred.list[i];
+        if (deferred_has(deferred.t, s)) {
+            deferred.held[s / 64] &= ~(1ull << (s % 64));
+            pthread_mutex_unlock(&deferred.t->mu[s]);
+        }
+    }
+    deferred.n = 0;
+    deferred.t = NULL;
+}
+
+bool
+keylock_holds_deferred(void)
+{
+    return deferred.n > 0;
+}
+
+void
+keylock_thread_exit(void)
+{
+    keylock_release_deferred();
+    kv_free(deferred.list);
+    deferred.list = NULL;
+    deferred.cap = 0;
+}
 
 struct keylock_table *
 keylock_table_new(void)
@@ -60,8 +123,25 @@ keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice 
             g->stripes[u++] = g->stripes[i];
     }
     g->n = u;
-    for (size_t i = 0; i < u; i++)
-        pthread_mutex_lock(&t->mu[g->stripes[i]]);
+    for (size_t i = 0; i < u; i++) {
+        uint32_t st = g->stripes[i];
+        if (deferred_has(t, st)) {
+            /* Held since an earlier command of this thread: the guard takes it over. */
+            deferred.held[st / 64] &= ~(1ull << (st % 64));
+            continue;
+        }
+        if (pthread_mutex_trylock(&t->mu[st]) == 0)
+            continue;
+        /* About to wait: never while holding stripes for staged writes, which another thread
+         * may be waiting for in turn. Commit them and release every deferred stripe this guard
+         * has not taken over; the guard then holds only stripes below st, as the ascending
+         * order requires. */
+        if (storage_stage_pending() || deferred.n > 0) {
+            (void)storage_stage_commit(NULL); /* a failure is kept for the worker */
+            keylock_release_deferred();
+        }
+        pthread_mutex_lock(&t->mu[st]);
+    }
 }
 
 void
@@ -76,8 +156,15 @@ keylock_unlock(struct keylock_guard *g)
 {
     if (g->t == NULL)
         return;
-    for (size_t i = g->n; i > 0; i--)
-        pthread_mutex_unlock(&g->t->mu[g->stripes[i - 1]]);
+    if (storage_stage_pending()) {
+        /* The writes made under this guard are staged, not yet in the DB: whoever takes these
+         * keys next must wait for the commit (keylock_release_deferred). */
+        for (size_t i = 0; i < g->n; i++)
+            deferred_add(g->t, g->stripes[i]);
+    } else {
+        for (size_t i = g->n; i > 0; i--)
+            pthread_mutex_unlock(&g->t->mu[g->stripes[i - 1]]);
+    }
     if (g->stripes != g->inline_stripes)
         kv_free(g->stripes);
     g->t = NULL;

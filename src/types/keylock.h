@@ -4,11 +4,18 @@
  * hashes to one of KEYLOCK_STRIPES mutexes; a command locks all its keys' stripes in ascending
  * stripe order (duplicates once), so two commands never deadlock.
  *
+ * Group commit (storage.h, storage_stage_*): a thread whose writes are staged keeps their
+ * stripes locked after keylock_unlock, until it calls keylock_release_deferred after the commit;
+ * its own later guards take such stripes over without waiting. Before it would wait for a stripe,
+ * keylock_lock commits the thread's staged writes and releases its deferred stripes, so a thread
+ * never waits while holding stripes for uncommitted writes.
+ *
  * Threads: any. A guard is used by one thread and must be released by it.
  */
 #ifndef KV_TYPES_KEYLOCK_H
 #define KV_TYPES_KEYLOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,8 +46,15 @@ void keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_s
 /* Convenience for one key. */
 void keylock_lock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice key,
                    struct keylock_guard *g);
-/* Release what keylock_lock acquired; a zeroed guard is a no-op. */
+/* Release what keylock_lock acquired; a zeroed guard is a no-op. With staged writes pending on
+ * the calling thread the stripes stay locked until keylock_release_deferred. */
 void keylock_unlock(struct keylock_guard *g);
+/* Unlock the stripes the calling thread kept for its staged writes (after committing them). */
+void keylock_release_deferred(void);
+/* True while the calling thread keeps deferred stripes. */
+bool keylock_holds_deferred(void);
+/* Release, then free the calling thread's deferred-stripe list (before the thread exits). */
+void keylock_thread_exit(void);
 
 #ifdef __cplusplus
 }

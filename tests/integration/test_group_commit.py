@@ -1,0 +1,194 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Group commit (server/worker.h): a worker stages the writes of the commands of one event-loop
+round and commits them as one batch before it sends their replies.
+
+What a client must not notice: a pipeline reads its own writes (point reads and range reads),
+concurrent read-modify-write commands on other workers lose no update, cross-key commands in
+opposite orders never deadlock, WATCH still sees every write committed after it, and an
+acknowledged write survives kill -9."""
+import threading
+
+import pytest
+import redis
+
+N_THREADS = 6
+
+
+def client(server, **kw):
+    return redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=30, **kw)
+
+
+def run_threads(fns, timeout=120):
+    errors = []
+
+    def wrap(fn):
+        def body():
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - reported below
+                errors.append(e)
+        return body
+
+    threads = [threading.Thread(target=wrap(fn)) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "a client thread did not finish: a worker is stuck"
+    assert not errors, errors
+
+
+def test_a_pipeline_reads_its_own_staged_writes(server):
+    c = client(server)
+    p = c.pipeline(transaction=False)
+    p.set("s", "v1")
+    p.get("s")
+    p.append("s", "+")
+    p.get("s")
+    p.incr("n")
+    p.incrby("n", 5)
+    p.rpush("l", "a", "b", "c")
+    p.lpop("l")
+    p.lrange("l", 0, -1)   # an iterator read after staged point writes
+    p.hset("h", mapping={"f1": "1", "f2": "2"})
+    p.hincrby("h", "f1", 10)
+    p.hgetall("h")
+    p.zadd("z", {"m1": 1, "m2": 2})
+    p.zincrby("z", 5, "m1")
+    p.zrange("z", 0, -1, withscores=True)
+    p.sadd("st", "x", "y")
+    p.srem("st", "x")
+    p.smembers("st")
+    p.delete("s")
+    p.exists("s")
+    p.set("s", "again")
+    p.getdel("s")
+    got = p.execute()
+    assert got == [True, b"v1", 3, b"v1+", 1, 6, 3, b"a", [b"b", b"c"], 2, 11,
+                   {b"f1": b"11", b"f2": b"2"}, 2, 6.0, [(b"m2", 2.0), (b"m1", 6.0)], 2, 1,
+                   {b"y"}, 1, 0, True, b"again"]
+
+
+@pytest.mark.timeout(180)
+def test_concurrent_read_modify_writes_on_other_workers_lose_no_update(server_factory):
+    srv = server_factory(workers=4)
+    rounds, depth = 150, 16
+
+    def worker():
+        c = client(srv)
+        for _ in range(rounds):
+            p = c.pipeline(transaction=False)
+            for _ in range(depth):
+                p.incr("counter")
+                p.hincrby("h", "f", 2)
+                p.rpush("list", "x")
+                p.zincrby("z", 1, "m")
+            p.execute()
+
+    run_threads([worker] * N_THREADS)
+    c = client(srv)
+    total = N_THREADS * rounds * depth
+    assert int(c.get("counter")) == total
+    assert int(c.hget("h", "f")) == 2 * total
+    assert c.llen("list") == total
+    assert c.zscore("z", "m") == total
+
+
+@pytest.mark.timeout(180)
+def test_cross_key_commands_in_opposite_orders_do_not_deadlock(server_factory):
+    srv = server_factory(workers=4)
+    c = client(srv)
+    c.sadd("sa", *range(200))
+    c.rpush("la", *range(200))
+    rounds, depth = 100, 16
+
+    def mover(forward):
+        def body():
+            c = client(srv)
+            src_s, dst_s = ("sa", "sb") if forward else ("sb", "sa")
+            src_l, dst_l = ("la", "lb") if forward else ("lb", "la")
+            for i in range(rounds):
+                p = c.pipeline(transaction=False)
+                for j in range(depth):
+                    p.smove(src_s, dst_s, (i * depth + j) % 200)
+                    p.lmove(src_l, dst_l, "LEFT", "RIGHT")
+                    # Several keys locked at once, listed in both orders.
+                    keys = ["k1", "k2", "k3"] if forward else ["k3", "k2", "k1"]
+                    p.mset({k: i for k in keys})
+                    p.incr("k1" if forward else "k3")
+                p.execute()
+        return body
+
+    run_threads([mover(True), mover(False)] * (N_THREADS // 2))
+    assert c.scard("sa") + c.scard("sb") == 200
+    assert sorted(int(x) for x in c.sunion("sa", "sb")) == list(range(200))
+    assert c.llen("la") + c.llen("lb") == 200
+    assert sorted(int(x) for x in c.lrange("la", 0, -1) + c.lrange("lb", 0, -1)) == \
+        list(range(200))
+
+
+@pytest.mark.timeout(180)
+def test_watch_sees_writes_staged_on_other_workers(server_factory):
+    """Optimistic increments (WATCH, GET, MULTI, SET, EXEC) race plain INCRs from other
+    workers. A write staged before WATCH registered must be committed before WATCH replies,
+    else the GET after WATCH reads the old value and an EXEC that should abort overwrites an
+    acknowledged INCR."""
+    srv = server_factory(workers=4)
+    client(srv).set("k", 0)
+    incrs, attempts = 12000, 1500
+    done = {"exec": 0}
+    lock = threading.Lock()
+
+    def incr():
+        c = client(srv)
+        for _ in range(incrs // 100):
+            p = c.pipeline(transaction=False)
+            for _ in range(100):
+                p.incr("k")
+            p.execute()
+
+    def optimistic():
+        c = client(srv)
+        ok = 0
+        for _ in range(attempts):
+            with c.pipeline(transaction=True) as p:
+                try:
+                    p.watch("k")
+                    v = int(p.get("k"))
+                    p.multi()
+                    p.set("k", v + 1)
+                    p.execute()
+                    ok += 1
+                except redis.WatchError:
+                    pass
+        with lock:
+            done["exec"] += ok
+
+    run_threads([incr, incr, incr, optimistic, optimistic, optimistic])
+    assert int(client(srv).get("k")) == 3 * incrs + done["exec"]
+
+
+def test_acknowledged_pipelined_writes_survive_kill9(server_factory):
+    srv = server_factory(workers=2)
+    acked = {}
+
+    def writer(t):
+        def body():
+            c = client(srv)
+            for i in range(50):
+                p = c.pipeline(transaction=False)
+                for j in range(20):
+                    p.set(f"t{t}:{i}:{j}", f"{i}.{j}")
+                    p.rpush(f"t{t}:list", f"{i}.{j}")
+                p.execute()
+            acked[t] = 50 * 20
+        return body
+
+    run_threads([writer(t) for t in range(4)])
+    srv.kill9()
+    srv.start()
+    c = client(srv)
+    for t, n in acked.items():
+        assert c.llen(f"t{t}:list") == n
+        assert c.get(f"t{t}:49:19") == b"49.19"
+        assert c.get(f"t{t}:0:0") == b"0.0"
