@@ -14,6 +14,7 @@
 
 #include <rocksdb/c.h>
 
+#include "common/dict.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "storage/compact_filter.h"
@@ -33,17 +34,37 @@ struct storage_batch {
                                       to the storage's keys_written when the batch is written */
 };
 
-/* Group commit: a thread's staged writes (storage.h, storage_stage_*). `st` is set while records
- * are staged; `wi` indexes them so that the thread's point reads see them. */
+/* Group commit: a thread's staged writes (storage.h, storage_stage_*), kept as one write batch
+ * in RocksDB's wire format (each staged batch's records appended), with a hash index per column
+ * family from key to its latest staged record, for the thread's point reads. `st` is set while
+ * records are staged. */
 struct storage_stage {
     bool enabled;
-    bool failed;                 /* a commit failed since storage_stage_take_failure */
-    struct storage *st;          /* borrowed; non-NULL while records are staged */
-    rocksdb_writebatch_wi_t *wi; /* owned; made on first use, freed by storage_stage_thread_exit */
+    bool failed;                     /* a commit failed since storage_stage_take_failure */
+    struct storage *st;              /* borrowed; non-NULL while records are staged */
+    struct kv_buf rep;               /* owned: header (filled at commit) then the records */
+    uint32_t count;                  /* records that consume a sequence number */
+    struct dict *index[KV_CF_COUNT]; /* owned: key -> stage_ref (NULL until first use) */
     uint32_t records[KV_CF_COUNT];
 };
 
 static _Thread_local struct storage_stage stage;
+
+/* A stage bigger than this is committed at once: it bounds the memory and the reply delay a
+ * long pipeline of big writes could build up. A batch bigger than STAGE_MAX_BATCH is written
+ * directly (its offsets must fit a stage_ref). */
+#define STAGE_MAX_BYTES (1u << 20)
+#define STAGE_MAX_BATCH (64u << 20)
+
+/* An index value: where the latest staged value of a key is in stage.rep, or that its latest
+ * staged record deletes it. Never 0 (values start after the batch header). */
+#define STAGE_REF_DELETED (1ull << 63)
+static void *
+stage_ref(bool deleted, size_t off, size_t len)
+{
+    return (void *)(uintptr_t)((deleted ? STAGE_REF_DELETED : 0) | ((uint64_t)len << 32) |
+                               (uint64_t)off);
+}
 
 static void written(struct storage *st, const uint32_t *records);
 
@@ -338,76 +359,6 @@ storage_thread_init(void)
     rocksdb_set_perf_level(rocksdb_disable);
 }
 
-bool
-storage_stage_enable(bool on)
-{
-    bool was = stage.enabled;
-    stage.enabled = on;
-    return was;
-}
-
-bool
-storage_stage_pending(void)
-{
-    return stage.st != NULL;
-}
-
-enum kv_code
-storage_stage_commit(struct kv_err *err)
-{
-    struct storage *st = stage.st;
-    if (st == NULL)
-        return KV_OK;
-    char *errptr = NULL;
-    rocksdb_write_writebatch_wi(st->db, st->write_opts, stage.wi, &errptr);
-    rocksdb_writebatch_wi_clear(stage.wi);
-    uint32_t records[KV_CF_COUNT];
-    memcpy(records, stage.records, sizeof records);
-    memset(stage.records, 0, sizeof stage.records);
-    stage.st = NULL;
-    /* Only now: whoever waits for no staged writes must find these in the DB. */
-    atomic_fetch_sub(&st->staged_threads, 1);
-    if (errptr != NULL) {
-        stage.failed = true;
-        struct kv_err local;
-        enum kv_code rc = take_error(errptr, err != NULL ? err : &local, "write");
-        LOG_ERROR("group commit failed: %s", err != NULL ? err->msg : local.msg);
-        return rc;
-    }
-    written(st, records);
-    return KV_OK;
-}
-
-bool
-storage_stage_failed(void)
-{
-    return stage.failed;
-}
-
-bool
-storage_stage_take_failure(void)
-{
-    bool f = stage.failed;
-    stage.failed = false;
-    return f;
-}
-
-bool
-storage_has_staged(struct storage *st)
-{
-    return atomic_load(&st->staged_threads) > 0;
-}
-
-void
-storage_stage_thread_exit(void)
-{
-    (void)storage_stage_commit(NULL);
-    if (stage.wi != NULL)
-        rocksdb_writebatch_wi_destroy(stage.wi);
-    stage.wi = NULL;
-    stage.enabled = false;
-}
-
 void
 storage_cancel_background(struct storage *st)
 {
@@ -459,20 +410,17 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
             struct kv_slice key, struct kv_buf *val, struct kv_err *err)
 {
     char *errptr = NULL;
-    if (snap == NULL && stage.st == st) {
-        /* Read through this thread's staged writes. */
-        size_t n = 0;
-        char *v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
-            stage.wi, st->db, st->read_opts, st->cf[cf], key.ptr, key.len, &n, &errptr);
-        count_add(&st->keys_read[cf], 1);
-        kv_buf_clear(val);
-        if (errptr != NULL)
-            return take_error(errptr, err, "get");
-        if (v == NULL)
-            return KV_NOTFOUND;
-        kv_buf_append(val, v, n);
-        rocksdb_free(v);
-        return KV_OK;
+    if (snap == NULL && stage.st == st && stage.index[cf] != NULL) {
+        /* This thread's staged writes first. */
+        uint64_t ref = (uint64_t)(uintptr_t)dict_get(stage.index[cf], key.ptr, key.len);
+        if (ref != 0) {
+            count_add(&st->keys_read[cf], 1);
+            kv_buf_clear(val);
+            if (ref & STAGE_REF_DELETED)
+                return KV_NOTFOUND;
+            kv_buf_append(val, stage.rep.ptr + (uint32_t)ref, (size_t)(ref >> 32));
+            return KV_OK;
+        }
     }
     const rocksdb_readoptions_t *ro = snap != NULL ? snap->ro : st->read_opts;
     rocksdb_pinnableslice_t *ps =
@@ -762,28 +710,27 @@ storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, stru
     return KV_OK;
 }
 
+struct stage_walk {
+    const char *base; /* the staged batch's data */
+    size_t shift;     /* its records start at stage.rep offset base + WB_HEADER + shift */
+};
+
 static void
-stage_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
-             struct kv_slice value)
+stage_index_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+                   struct kv_slice value)
 {
-    struct storage *st = arg;
-    switch (kind) {
-    case STORAGE_REC_PUT:
-        rocksdb_writebatch_wi_put_cf(stage.wi, st->cf[cf], key.ptr, key.len, value.ptr, value.len);
-        break;
-    case STORAGE_REC_DELETE:
-        rocksdb_writebatch_wi_delete_cf(stage.wi, st->cf[cf], key.ptr, key.len);
-        break;
-    case STORAGE_REC_LOG_DATA:
-        rocksdb_writebatch_wi_put_log_data(stage.wi, value.ptr, value.len);
-        break;
-    case STORAGE_REC_DELETE_RANGE:
-        KV_ASSERT(!"range deletes are never staged");
-        break;
-    }
+    const struct stage_walk *w = arg;
+    if (kind != STORAGE_REC_PUT && kind != STORAGE_REC_DELETE)
+        return; /* log data; range deletes are never staged */
+    if (stage.index[cf] == NULL)
+        stage.index[cf] = dict_new(NULL, false);
+    size_t off = (size_t)(value.ptr - w->base) + w->shift;
+    dict_set(stage.index[cf], key.ptr, key.len,
+             stage_ref(kind == STORAGE_REC_DELETE, kind == STORAGE_REC_PUT ? off : 0,
+                       kind == STORAGE_REC_PUT ? value.len : 0));
 }
 
-/* Add b's records to this thread's stage (b was built for st and has no range delete). */
+/* Append b's records to this thread's stage (b was built for st and has no range delete). */
 static enum kv_code
 stage_batch(struct storage *st, struct storage_batch *b, struct kv_err *err)
 {
@@ -792,19 +739,22 @@ stage_batch(struct storage *st, struct storage_batch *b, struct kv_err *err)
         if (rc != KV_OK)
             return rc;
     }
-    if (stage.wi == NULL)
-        stage.wi = rocksdb_writebatch_wi_create(0, 1);
     if (stage.st == NULL) {
         stage.st = st;
         atomic_fetch_add(&st->staged_threads, 1);
     }
-    enum kv_code rc = storage_batch_foreach(storage_batch_data(b), stage_record, st, err);
+    if (stage.rep.len < WB_HEADER)
+        kv_buf_resize(&stage.rep, WB_HEADER);
+    struct kv_slice data = storage_batch_data(b);
+    size_t at = stage.rep.len;
+    kv_buf_append(&stage.rep, data.ptr + WB_HEADER, data.len - WB_HEADER);
+    stage.count += (uint32_t)rocksdb_writebatch_count(b->wb);
+    struct stage_walk w = {.base = data.ptr, .shift = at - WB_HEADER};
+    enum kv_code rc = storage_batch_foreach(data, stage_index_record, &w, err);
     KV_ASSERT(rc == KV_OK); /* we built b */
     for (int i = 0; i < KV_CF_COUNT; i++)
         stage.records[i] += b->records[i];
-    size_t size = 0;
-    rocksdb_writebatch_wi_data(stage.wi, &size);
-    if (size > STAGE_MAX_BYTES)
+    if (stage.rep.len > STAGE_MAX_BYTES)
         (void)storage_stage_commit(NULL); /* a failure is kept for storage_stage_take_failure */
     return KV_OK;
 }
@@ -814,7 +764,8 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
 {
     if (rocksdb_writebatch_count(b->wb) == 0)
         return KV_OK;
-    if (stage.enabled && b->cf == st->cf && !b->has_range_delete)
+    if (stage.enabled && b->cf == st->cf && !b->has_range_delete &&
+        storage_batch_data(b).len <= STAGE_MAX_BATCH)
         return stage_batch(st, b, err);
     if (stage.st != NULL) {
         enum kv_code rc = storage_stage_commit(err);
@@ -827,6 +778,86 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
         return take_error(errptr, err, "write");
     written(st, b->records);
     return KV_OK;
+}
+
+bool
+storage_stage_enable(bool on)
+{
+    bool was = stage.enabled;
+    stage.enabled = on;
+    return was;
+}
+
+bool
+storage_stage_pending(void)
+{
+    return stage.st != NULL;
+}
+
+enum kv_code
+storage_stage_commit(struct kv_err *err)
+{
+    struct storage *st = stage.st;
+    if (st == NULL)
+        return KV_OK;
+    memset(stage.rep.ptr, 0, 8); /* sequence: assigned by the write */
+    stage.rep.ptr[8] = (char)(stage.count & 0xff);
+    stage.rep.ptr[9] = (char)(stage.count >> 8 & 0xff);
+    stage.rep.ptr[10] = (char)(stage.count >> 16 & 0xff);
+    stage.rep.ptr[11] = (char)(stage.count >> 24 & 0xff);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(stage.rep.ptr, stage.rep.len);
+    char *errptr = NULL;
+    rocksdb_write(st->db, st->write_opts, wb, &errptr);
+    rocksdb_writebatch_destroy(wb);
+    kv_buf_resize(&stage.rep, WB_HEADER);
+    stage.count = 0;
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        dict_free(stage.index[i]);
+        stage.index[i] = NULL;
+    }
+    uint32_t records[KV_CF_COUNT];
+    memcpy(records, stage.records, sizeof records);
+    memset(stage.records, 0, sizeof stage.records);
+    stage.st = NULL;
+    /* Only now: whoever waits for no staged writes must find these in the DB. */
+    atomic_fetch_sub(&st->staged_threads, 1);
+    if (errptr != NULL) {
+        stage.failed = true;
+        struct kv_err local;
+        enum kv_code rc = take_error(errptr, err != NULL ? err : &local, "write");
+        LOG_ERROR("group commit failed: %s", err != NULL ? err->msg : local.msg);
+        return rc;
+    }
+    written(st, records);
+    return KV_OK;
+}
+
+bool
+storage_stage_failed(void)
+{
+    return stage.failed;
+}
+
+bool
+storage_stage_take_failure(void)
+{
+    bool f = stage.failed;
+    stage.failed = false;
+    return f;
+}
+
+bool
+storage_has_staged(struct storage *st)
+{
+    return atomic_load(&st->staged_threads) > 0;
+}
+
+void
+storage_stage_thread_exit(void)
+{
+    (void)storage_stage_commit(NULL);
+    kv_buf_deinit(&stage.rep);
+    stage.enabled = false;
 }
 
 struct storage_snapshot *

@@ -800,3 +800,105 @@ TEST_F(StorageApiTest, ReadAndWriteCounters)
     EXPECT_EQ(read(KV_CF_SUBKEY), r_sub + 9); // seek_first, then 3 steps (the last runs off)
     EXPECT_EQ(read(KV_CF_METADATA), r_meta);
 }
+
+// Group commit: a staging thread's writes wait in its stage; its own point reads see them, other
+// threads do not, until storage_stage_commit writes them as one batch.
+TEST_F(StorageApiTest, StagedWritesAreReadByTheirThreadOnlyUntilCommitted)
+{
+    Put(KV_CF_METADATA, "old", "1");
+    Put(KV_CF_METADATA, "gone", "1");
+    uint64_t seq = storage_latest_seq(st_);
+    uint64_t w_meta = storage_keys_written(st_, KV_CF_METADATA);
+    auto other_thread_get = [&](const std::string &k) {
+        std::string out;
+        std::thread t([&] { out = Get(KV_CF_METADATA, k); });
+        t.join();
+        return out;
+    };
+    EXPECT_FALSE(storage_stage_enable(true));
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_log_data(b, kv_slice_cstr("cmd 1"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("new"), kv_slice_cstr("a"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("old"), kv_slice_cstr("2"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("gone"));
+    Write(b);
+    storage_batch_clear(b);
+    storage_batch_log_data(b, kv_slice_cstr("cmd 2"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("new"), kv_slice_cstr("b"));
+    storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr("new"), kv_slice_cstr("sub"));
+    Write(b);
+    EXPECT_TRUE(storage_stage_pending());
+    EXPECT_TRUE(storage_has_staged(st_));
+    EXPECT_EQ(storage_latest_seq(st_), seq);
+
+    // This thread: the latest staged record of each key wins; others come from the DB.
+    EXPECT_EQ(Get(KV_CF_METADATA, "new"), "b");
+    EXPECT_EQ(Get(KV_CF_METADATA, "old"), "2");
+    EXPECT_EQ(Get(KV_CF_METADATA, "gone"), "<notfound>");
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "new"), "sub");
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "old"), "<notfound>");
+    // Another thread sees the DB only.
+    EXPECT_EQ(other_thread_get("new"), "<notfound>");
+    EXPECT_EQ(other_thread_get("old"), "1");
+    EXPECT_EQ(other_thread_get("gone"), "1");
+
+    struct kv_err err;
+    kv_err_clear(&err);
+    ASSERT_EQ(storage_stage_commit(&err), KV_OK) << err.msg;
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_FALSE(storage_has_staged(st_));
+    EXPECT_FALSE(storage_stage_take_failure());
+    // One batch with every record of both commands, in order.
+    EXPECT_EQ(storage_latest_seq(st_), seq + 5);
+    EXPECT_EQ(storage_keys_written(st_, KV_CF_METADATA), w_meta + 4);
+    EXPECT_EQ(other_thread_get("new"), "b");
+    EXPECT_EQ(other_thread_get("old"), "2");
+    EXPECT_EQ(other_thread_get("gone"), "<notfound>");
+    storage_batch_free(b);
+    EXPECT_TRUE(storage_stage_enable(false));
+}
+
+TEST_F(StorageApiTest, IteratorsSnapshotsAndUnstageableBatchesCommitTheStageFirst)
+{
+    storage_stage_enable(true);
+    uint64_t seq = storage_latest_seq(st_);
+    Put(KV_CF_METADATA, "a", "1");
+    EXPECT_EQ(storage_latest_seq(st_), seq);
+    // An iterator reads the DB: the stage is committed when it opens.
+    EXPECT_EQ(Keys(KV_CF_METADATA), std::vector<std::string>{"a"});
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq + 1);
+
+    Put(KV_CF_METADATA, "b", "1");
+    struct storage_snapshot *snap = storage_snapshot_new(st_);
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_snapshot_seq(snap), seq + 2);
+    // Staged after the snapshot: the snapshot does not see it, a plain read does.
+    Put(KV_CF_METADATA, "c", "1");
+    EXPECT_EQ(Get(KV_CF_METADATA, "c", snap), "<notfound>");
+    EXPECT_EQ(Get(KV_CF_METADATA, "c"), "1");
+    storage_snapshot_free(st_, snap);
+
+    // A range delete is written directly, after the stage.
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_delete_range(b, KV_CF_METADATA, kv_slice_cstr("a"), kv_slice_cstr("b"));
+    Write(b);
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq + 4);
+    EXPECT_EQ(Get(KV_CF_METADATA, "a"), "<notfound>");
+    EXPECT_EQ(Get(KV_CF_METADATA, "c"), "1");
+    storage_batch_free(b);
+
+    // A big stage commits itself.
+    std::string big(300 << 10, 'x');
+    for (int i = 0; i < 4; i++)
+        Put(KV_CF_SUBKEY, "big" + std::to_string(i), big);
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq + 8);
+
+    // Staging off: written at once.
+    storage_stage_enable(false);
+    Put(KV_CF_METADATA, "d", "1");
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq + 9);
+}
