@@ -418,7 +418,11 @@ process_input(struct conn *c)
         conn_set_flag(c, CONN_F_PAUSED_READ);
         event_del(c->read_ev);
     } else if (yielded) {
-        event_active(c->resume_ev, 0, 0);
+        /* Continue in the next round, not in this one: an expired timer fires only after the
+         * next poll, so the worker commits and sends this round's replies first, however long
+         * this client's pipeline is (group commit, worker.h). */
+        static const struct timeval now = {0, 0};
+        event_add(c->resume_ev, &now);
     }
     return flush_output(c);
 }

@@ -192,3 +192,49 @@ def test_acknowledged_pipelined_writes_survive_kill9(server_factory):
         assert c.llen(f"t{t}:list") == n
         assert c.get(f"t{t}:49:19") == b"49.19"
         assert c.get(f"t{t}:0:0") == b"0.0"
+
+
+@pytest.mark.timeout(180)
+def test_a_long_pipeline_does_not_hold_back_other_clients_replies(server_factory):
+    """One worker. Client A streams 300k SETs while reading its replies; client B's PINGs on the
+    same worker are answered while A's stream is still going: A's pipeline continues in later
+    rounds, so each round's commit and replies are not held until A's input runs dry."""
+    import socket
+    srv = server_factory(workers=1)
+    n = 300000
+    a = socket.create_connection(("127.0.0.1", srv.port))
+    a.settimeout(60)
+    state = {"done": False, "error": None}
+
+    def send():
+        cmd = b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nx\r\n"
+        chunk = cmd * 1000
+        for _ in range(n // 1000):
+            a.sendall(chunk)
+
+    def read():
+        try:
+            want, got = n * 5, 0  # "+OK\r\n"
+            while got < want:
+                data = a.recv(1 << 20)
+                if not data:
+                    raise RuntimeError("connection closed")
+                got += len(data)
+        except Exception as e:  # noqa: BLE001 - reported below
+            state["error"] = e
+        state["done"] = True
+
+    ts = [threading.Thread(target=send), threading.Thread(target=read)]
+    for t in ts:
+        t.start()
+    b = client(srv)
+    during = 0
+    while not state["done"]:
+        assert b.ping()
+        if not state["done"]:
+            during += 1
+    for t in ts:
+        t.join(60)
+    a.close()
+    assert state["error"] is None, state["error"]
+    assert during >= 10, f"only {during} PINGs answered while the pipeline ran"
