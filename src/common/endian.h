@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * endian: big-endian fixed-width put/get for the storage encodings (DESIGN.md section 4).
- * Pointers need no alignment. Threads: any.
+ * endian: big-endian fixed-width put/get for the storage encodings (DESIGN.md section 4), and
+ * little-endian ones for RocksDB's write-batch header and hashing. Pointers need no alignment.
+ * Threads: any.
  */
 #ifndef KV_COMMON_ENDIAN_H
 #define KV_COMMON_ENDIAN_H
@@ -55,6 +56,29 @@ static inline uint64_t
 kv_get_u64be(const void *src)
 {
     return (uint64_t)kv_get_u32be(src) << 32 | kv_get_u32be((const uint8_t *)src + 4);
+}
+
+static inline void
+kv_put_u32le(void *dst, uint32_t v)
+{
+    uint8_t *p = (uint8_t *)dst;
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static inline uint32_t
+kv_get_u32le(const void *src)
+{
+    const uint8_t *p = (const uint8_t *)src;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t
+kv_get_u64le(const void *src)
+{
+    return (uint64_t)kv_get_u32le((const uint8_t *)src + 4) << 32 | kv_get_u32le(src);
 }
 
 #ifdef __cplusplus

@@ -35,21 +35,6 @@ rotl64(uint64_t x, int r)
 }
 
 static inline uint64_t
-read_u64le(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static inline uint32_t
-read_u32le(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t
 xxh_round(uint64_t acc, uint64_t input)
 {
     acc += input * XXH_P2;
@@ -90,13 +75,13 @@ xxh64_update(struct xxh64 *s, const void *data, size_t len)
         size_t fill = 32 - s->memsize;
         memcpy(s->mem + s->memsize, p, fill);
         for (int i = 0; i < 4; i++)
-            s->v[i] = xxh_round(s->v[i], read_u64le(s->mem + 8 * i));
+            s->v[i] = xxh_round(s->v[i], kv_get_u64le(s->mem + 8 * i));
         p += fill;
         s->memsize = 0;
     }
     while (p + 32 <= end) {
         for (int i = 0; i < 4; i++)
-            s->v[i] = xxh_round(s->v[i], read_u64le(p + 8 * i));
+            s->v[i] = xxh_round(s->v[i], kv_get_u64le(p + 8 * i));
         p += 32;
     }
     if (p < end) {
@@ -120,12 +105,12 @@ xxh64_final(const struct xxh64 *s)
     const uint8_t *p = s->mem;
     const uint8_t *end = p + s->memsize;
     while (p + 8 <= end) {
-        h ^= xxh_round(0, read_u64le(p));
+        h ^= xxh_round(0, kv_get_u64le(p));
         h = rotl64(h, 27) * XXH_P1 + XXH_P4;
         p += 8;
     }
     if (p + 4 <= end) {
-        h ^= (uint64_t)read_u32le(p) * XXH_P1;
+        h ^= (uint64_t)kv_get_u32le(p) * XXH_P1;
         h = rotl64(h, 23) * XXH_P2 + XXH_P3;
         p += 4;
     }

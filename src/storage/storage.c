@@ -15,6 +15,7 @@
 #include <rocksdb/c.h>
 
 #include "common/dict.h"
+#include "common/endian.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "storage/compact_filter.h"
@@ -67,10 +68,6 @@ stage_ref(bool deleted, size_t off, size_t len)
 }
 
 static void written(struct storage *st, const uint32_t *records);
-
-/* A stage bigger than this is committed at once: it bounds the memory and the reply delay a
- * long pipeline of big writes could build up. */
-#define STAGE_MAX_BYTES (1u << 20)
 
 struct storage_snapshot {
     const rocksdb_snapshot_t *snap; /* owned; released through the DB */
@@ -565,8 +562,7 @@ storage_batch_foreach(struct kv_slice rep, storage_record_fn fn, void *arg, stru
                           rep.len);
     const char *p = rep.ptr + WB_HEADER;
     const char *end = rep.ptr + rep.len;
-    uint32_t want = (uint32_t)(uint8_t)rep.ptr[8] | (uint32_t)(uint8_t)rep.ptr[9] << 8 |
-                    (uint32_t)(uint8_t)rep.ptr[10] << 16 | (uint32_t)(uint8_t)rep.ptr[11] << 24;
+    uint32_t want = kv_get_u32le(rep.ptr + 8);
     uint32_t found = 0;
     while (p < end) {
         size_t at = (size_t)(p - rep.ptr);
@@ -691,13 +687,11 @@ written(struct storage *st, const uint32_t *records)
 enum kv_code
 storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
 {
-    if (stage.st != NULL) {
-        enum kv_code rc = storage_stage_commit(err);
-        if (rc != KV_OK)
-            return rc;
-    }
+    enum kv_code rc = storage_stage_commit(err); /* no-op unless this thread staged writes */
+    if (rc != KV_OK)
+        return rc;
     uint32_t records[KV_CF_COUNT] = {0};
-    enum kv_code rc = storage_batch_foreach(rep, count_record, records, err);
+    rc = storage_batch_foreach(rep, count_record, records, err);
     if (rc != KV_OK)
         return rc;
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(rep.ptr, rep.len);
@@ -769,11 +763,9 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
     if (stage.enabled && b->cf == st->cf && !b->has_range_delete &&
         storage_batch_data(b).len <= STAGE_MAX_BATCH)
         return stage_batch(st, b, err);
-    if (stage.st != NULL) {
-        enum kv_code rc = storage_stage_commit(err);
-        if (rc != KV_OK)
-            return rc;
-    }
+    enum kv_code rc = storage_stage_commit(err); /* first what this thread staged, if anything */
+    if (rc != KV_OK)
+        return rc;
     char *errptr = NULL;
     rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
     if (errptr != NULL)
@@ -803,10 +795,7 @@ storage_stage_commit(struct kv_err *err)
     if (st == NULL)
         return KV_OK;
     memset(stage.rep.ptr, 0, 8); /* sequence: assigned by the write */
-    stage.rep.ptr[8] = (char)(stage.count & 0xff);
-    stage.rep.ptr[9] = (char)(stage.count >> 8 & 0xff);
-    stage.rep.ptr[10] = (char)(stage.count >> 16 & 0xff);
-    stage.rep.ptr[11] = (char)(stage.count >> 24 & 0xff);
+    kv_put_u32le(stage.rep.ptr + 8, stage.count);
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(stage.rep.ptr, stage.rep.len);
     char *errptr = NULL;
     rocksdb_write(st->db, st->write_opts, wb, &errptr);
@@ -867,8 +856,7 @@ storage_snapshot_new(struct storage *st)
 {
     /* A snapshot sees the thread's staged writes: commit them (a failure is kept for
      * storage_stage_take_failure). */
-    if (stage.st != NULL)
-        (void)storage_stage_commit(NULL);
+    (void)storage_stage_commit(NULL);
     struct storage_snapshot *s = kv_calloc(1, sizeof *s);
     /* The C API of this RocksDB has no snapshot sequence getter: take the snapshot between two
      * equal readings of the latest sequence, so its sequence is known exactly. */
@@ -908,8 +896,7 @@ storage_iter_new(struct storage *st, const struct storage_snapshot *snap, enum k
 {
     /* Iterators read the DB only: commit the thread's staged writes first (a failure is kept
      * for storage_stage_take_failure). */
-    if (stage.st != NULL)
-        (void)storage_stage_commit(NULL);
+    (void)storage_stage_commit(NULL);
     struct storage_iter *it = kv_calloc(1, sizeof *it);
     it->ro = rocksdb_readoptions_create();
     if (snap != NULL)

@@ -110,7 +110,8 @@ enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct k
  *     took to write, before the commit (server/worker.c, types/keylock.c);
  *   - storage_snapshot_new and storage_iter_new commit first (they read the DB only), and so do
  *     storage_write of a batch that cannot be staged (range deletes, a batch from wire data) and
- *     storage_write_raw. A batch bigger than 1 MiB is committed at once.
+ *     storage_write_raw. A stage past 1 MiB is committed at once, and a batch over 64 MiB is
+ *     written directly.
  * Each command's records stay together in one batch, so a command is still atomic on disk and in
  * the replication stream; a batch may hold several commands.
  * A commit that fails is remembered until storage_stage_take_failure: the caller must then not

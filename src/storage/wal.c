@@ -5,6 +5,7 @@
 
 #include <rocksdb/c.h>
 
+#include "common/endian.h"
 #include "common/mem.h"
 #include "storage/storage_int.h"
 
@@ -23,13 +24,8 @@ wal_batch_header(struct kv_slice rep, uint64_t *seq, uint32_t *count)
     if (rep.len < 12)
         return false;
     const uint8_t *p = (const uint8_t *)rep.ptr;
-    uint64_t s = 0;
-    for (int i = 7; i >= 0; i--)
-        s = (s << 8) | p[i];
-    uint32_t c =
-        (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 | (uint32_t)p[11] << 24;
-    *seq = s;
-    *count = c;
+    *seq = kv_get_u64le(p);
+    *count = kv_get_u32le(p + 8);
     return true;
 }
 
