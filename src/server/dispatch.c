@@ -15,6 +15,7 @@
 #include "server/server.h"
 #include "server/worker.h"
 #include "storage/storage.h"
+#include "types/keylock.h"
 
 struct error_prefix {
     enum kv_code code;
@@ -319,7 +320,7 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
     bool staged = stageable(cmd);
     bool was_staging = false;
     if (!staged) {
-        worker_settle();
+        keylock_settle();
         was_staging = storage_stage_enable(false);
     }
     if (exclusive) {

@@ -265,20 +265,11 @@ fail:
 }
 
 void
-worker_settle(void)
-{
-    if (storage_stage_pending())
-        (void)storage_stage_commit(NULL); /* a failure is kept for end_round */
-    if (keylock_holds_deferred())
-        keylock_release_deferred();
-}
-
-void
 server_lock_shared(struct server *srv)
 {
     if (pthread_rwlock_tryrdlock(&srv->lock) == 0)
         return;
-    worker_settle();
+    keylock_settle();
     pthread_rwlock_rdlock(&srv->lock);
 }
 
@@ -316,7 +307,7 @@ worker_hold_output(struct worker *w, struct conn *c)
 static void
 end_round(struct worker *w)
 {
-    worker_settle();
+    keylock_settle();
     bool failed = storage_stage_take_failure();
     while (!dlist_empty(&w->held_out)) {
         struct conn *c = dlist_entry(w->held_out.next, struct conn, held);

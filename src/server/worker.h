@@ -58,7 +58,7 @@ struct worker {
     struct event *inbox_ev;
     bool stopping; /* set by the stop task */
     /* Connections whose output waits for the worker's staged writes to be committed (group
-     * commit, worker_settle): struct conn via conn->held. */
+     * commit, below): struct conn via conn->held. */
     struct dlist held_out;
 };
 
@@ -86,12 +86,11 @@ struct conn *worker_find_conn(struct worker *w, uint64_t id);
  * writes the replies that were produced meanwhile: one WAL write covers every command of the
  * round, and no client sees a reply (or data read through the stage) before it is durable.
  *
- * worker_settle: commit the calling thread's staged writes and release the key stripes kept for
- * them. Called before anything that may wait on another thread (the server lock, commands that
- * are not staged) and at the end of each round. No-op on other threads.
+ * Before anything that may wait on another thread (the server lock, commands that are not
+ * staged) and at the end of each round, the worker commits its staged writes and releases the
+ * key stripes kept for them (keylock_settle).
  * worker_hold_output: true when c's output must wait for the commit (the thread has staged
  * writes, or a commit failed this round); c is then queued and written after the round. */
-void worker_settle(void);
 bool worker_hold_output(struct worker *w, struct conn *c);
 
 void worker_add_conn(struct worker *w, struct conn *c);

@@ -34,6 +34,12 @@ deferred_has(const struct keylock_table *t, uint32_t s)
 }
 
 static void
+deferred_clear(uint32_t s)
+{
+    deferred.held[s / 64] &= ~(1ull << (s % 64));
+}
+
+static void
 deferred_add(struct keylock_table *t, uint32_t s)
 {
     KV_ASSERT(deferred.t == NULL || deferred.t == t || deferred.n == 0);
@@ -52,7 +58,7 @@ keylock_release_deferred(void)
     for (size_t i = 0; i < deferred.n; i++) {
         uint32_t s = deferred.list[i];
         if (deferred_has(deferred.t, s)) {
-            deferred.held[s / 64] &= ~(1ull << (s % 64));
+            deferred_clear(s);
             pthread_mutex_unlock(&deferred.t->mu[s]);
         }
     }
@@ -64,6 +70,13 @@ bool
 keylock_holds_deferred(void)
 {
     return deferred.n > 0;
+}
+
+void
+keylock_settle(void)
+{
+    (void)storage_stage_commit(NULL); /* a failure is kept for storage_stage_take_failure */
+    keylock_release_deferred();
 }
 
 void
@@ -127,7 +140,7 @@ keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice 
         uint32_t st = g->stripes[i];
         if (deferred_has(t, st)) {
             /* Held since an earlier command of this thread: the guard takes it over. */
-            deferred.held[st / 64] &= ~(1ull << (st % 64));
+            deferred_clear(st);
             continue;
         }
         if (pthread_mutex_trylock(&t->mu[st]) == 0)
@@ -136,10 +149,7 @@ keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice 
          * may be waiting for in turn. Commit them and release every deferred stripe this guard
          * has not taken over; the guard then holds only stripes below st, as the ascending
          * order requires. */
-        if (storage_stage_pending() || deferred.n > 0) {
-            (void)storage_stage_commit(NULL); /* a failure is kept for the worker */
-            keylock_release_deferred();
-        }
+        keylock_settle();
         pthread_mutex_lock(&t->mu[st]);
     }
 }

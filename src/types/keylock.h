@@ -53,6 +53,9 @@ void keylock_unlock(struct keylock_guard *g);
 void keylock_release_deferred(void);
 /* True while the calling thread keeps deferred stripes. */
 bool keylock_holds_deferred(void);
+/* Commit the calling thread's staged writes, then release its deferred stripes (what a thread
+ * does before it waits; a no-op for a thread with neither). */
+void keylock_settle(void);
 /* Release, then free the calling thread's deferred-stripe list (before the thread exits). */
 void keylock_thread_exit(void);
 
