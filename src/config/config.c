@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/glob.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -861,76 +862,6 @@ config_match(const struct config *cfg, const char *pattern,
     kv_buf_deinit(&value);
 }
 
-/* Write `data` to `path` through a temp file in the same directory: write, fsync, rename, then
- * fsync the directory so the rename itself is durable. Keeps the old file's permission bits. */
-static enum kv_code
-write_file_atomically(const char *path, const struct kv_buf *data, struct kv_err *err)
-{
-    enum kv_code rc = KV_OK;
-    struct kv_buf tmp = KV_BUF_INIT;
-    kv_buf_printf(&tmp, "%s.tmp-%ld", path, (long)getpid());
-    mode_t mode = 0644;
-    struct stat st;
-    if (stat(path, &st) == 0)
-        mode = st.st_mode & 07777;
-
-    int fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp.ptr, strerror(errno));
-        goto out;
-    }
-    size_t done = 0;
-    while (done < data->len) {
-        ssize_t n = write(fd, data->ptr + done, data->len - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp.ptr, strerror(errno));
-            goto fail_fd;
-        }
-        done += (size_t)n;
-    }
-    if (fsync(fd) != 0) {
-        rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp.ptr, strerror(errno));
-        goto fail_fd;
-    }
-    if (close(fd) != 0) {
-        fd = -1;
-        rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp.ptr, strerror(errno));
-        goto fail_unlink;
-    }
-    fd = -1;
-    if (rename(tmp.ptr, path) != 0) {
-        rc = kv_err_set(err, KV_ERR_IO, "%s: %s", path, strerror(errno));
-        goto fail_unlink;
-    }
-    {
-        struct kv_buf dir = KV_BUF_INIT;
-        const char *slash = strrchr(path, '/');
-        if (slash == NULL)
-            kv_buf_append_cstr(&dir, ".");
-        else if (slash == path)
-            kv_buf_append_cstr(&dir, "/");
-        else
-            kv_buf_append(&dir, path, (size_t)(slash - path));
-        int dfd = open(dir.ptr, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0) {
-            (void)fsync(dfd); /* best effort: the file itself is already durable */
-            close(dfd);
-        }
-        kv_buf_deinit(&dir);
-    }
-    goto out;
-
-fail_fd:
-    close(fd);
-fail_unlink:
-    unlink(tmp.ptr);
-out:
-    kv_buf_deinit(&tmp);
-    return rc;
-}
-
 enum kv_code
 config_rewrite(const struct config *cfg, struct kv_err *err)
 {
@@ -997,7 +928,7 @@ config_rewrite(const struct config *cfg, struct kv_err *err)
         append_line(cfg, &options[i], &out);
         kv_buf_append_byte(&out, '\n');
     }
-    rc = write_file_atomically(cfg->path, &out, err);
+    rc = file_write_atomic(cfg->path, out.ptr, out.len, err);
 out:
     kv_buf_deinit(&cur);
     line_words_deinit(&lw);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -294,6 +295,7 @@ struct fetch_queue {
     size_t n;
     size_t next; /* first file not handed out yet (under mu) */
     size_t nf;   /* fetchers */
+    int done_fd; /* eventfd a fetcher bumps when it ends, so the wait sees it at once; or -1 */
 };
 
 struct fetcher {
@@ -333,7 +335,10 @@ add_progress(struct repl_replica *rr, uint64_t files, uint64_t bytes)
     pthread_mutex_unlock(&rr->mu);
 }
 
-/* Receive one file as announced by "<size>\r\n" into <sync_dir>/<name>.tmp, then rename. */
+/* Receive one file as announced by "<size>\r\n" into <sync_dir>/<name>.tmp, then rename. The
+ * file is not synced here: the swap does not wait for the disk, and the server syncs the
+ * directory once the new DB is in service (checkpoint_settle; the mark of prepare_sync_dir
+ * covers the meantime). */
 static enum kv_code
 receive_file(struct fetcher *f, struct link *l, const char *name, bool with_crc)
 {
@@ -370,7 +375,7 @@ receive_file(struct fetcher *f, struct link *l, const char *name, bool with_crc)
         if (write(fd, buf, n) != (ssize_t)n)
             rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp, strerror(errno));
         /* Start writing back what arrived (without waiting for it), as RocksDB's bytes_per_sync
-         * does: the disk works while the network does, and the fsync at the end has little
+         * does: the disk works while the network does, and the sync after the swap has little
          * left to wait for. */
         if ((got + n) / WRITEBACK_STEP != got / WRITEBACK_STEP)
             (void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
@@ -386,11 +391,8 @@ receive_file(struct fetcher *f, struct link *l, const char *name, bool with_crc)
             rc = kv_err_set(err, KV_ERR_CORRUPT, "checksum mismatch for %s: got %s, sent %s", name,
                             want, line.ptr);
     }
-    if (fd >= 0) {
-        if (rc == KV_OK && fsync(fd) != 0)
-            rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp, strerror(errno));
-        close(fd);
-    }
+    if (fd >= 0 && close(fd) != 0 && rc == KV_OK)
+        rc = kv_err_set(err, KV_ERR_IO, "%s: %s", tmp, strerror(errno));
     if (rc == KV_OK && rename(tmp, path) != 0)
         rc = kv_err_set(err, KV_ERR_IO, "rename %s: %s", tmp, strerror(errno));
     if (rc != KV_OK)
@@ -445,6 +447,10 @@ fetcher_main(struct kv_thread *self, void *arg)
     while (f->rc == KV_OK && (n = take_files(f->q, &names)) > 0)
         f->rc = fetch_run(f, self, names, n);
     atomic_store(&f->done, true);
+    if (f->q->done_fd >= 0) {
+        uint64_t one = 1;
+        (void)!write(f->q->done_fd, &one, sizeof one);
+    }
 }
 
 static bool
@@ -469,14 +475,20 @@ is_reusable(const char *name)
     return n > 4 && strcmp(name + n - 4, ".sst") == 0;
 }
 
-/* Make sync_dir hold only files of the new list that can be reused; returns the names still
- * to fetch in *todo (borrowed pointers into names). */
+/* Make sync_dir hold only files of the new list that can be reused, and mark it unsynced
+ * (storage/checkpoint.h) for the files about to be fetched; returns the names still to fetch in
+ * *todo (borrowed pointers into names). Files fetched before the machine restarted are not
+ * reused: they were never synced, so they may be torn. */
 static enum kv_code
 prepare_sync_dir(struct repl_replica *rr, char **names, size_t n, char **todo, size_t *ntodo,
                  struct kv_err *err)
 {
     if (mkdir(rr->sync_dir, 0755) != 0 && errno != EEXIST)
         return kv_err_set(err, KV_ERR_IO, "%s: %s", rr->sync_dir, strerror(errno));
+    bool torn = checkpoint_sync_state(rr->sync_dir) == CHECKPOINT_UNSYNCED_OTHER_BOOT;
+    if (torn)
+        LOG_WARN("full sync: %s was fetched before the machine restarted; fetching it all again",
+                 rr->sync_dir);
     DIR *d = opendir(rr->sync_dir);
     if (d == NULL)
         return kv_err_set(err, KV_ERR_IO, "%s: %s", rr->sync_dir, strerror(errno));
@@ -485,13 +497,16 @@ prepare_sync_dir(struct repl_replica *rr, char **names, size_t n, char **todo, s
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        bool keep = is_reusable(e->d_name) && name_in(e->d_name, names, n);
+        bool keep = !torn && is_reusable(e->d_name) && name_in(e->d_name, names, n);
         if (!keep) {
             snprintf(path, sizeof path, "%s/%s", rr->sync_dir, e->d_name);
             unlink(path);
         }
     }
     closedir(d);
+    enum kv_code rc = checkpoint_mark_unsynced(rr->sync_dir, err);
+    if (rc != KV_OK)
+        return rc;
     size_t t = 0, skipped = 0;
     for (size_t i = 0; i < n; i++) {
         snprintf(path, sizeof path, "%s/%s", rr->sync_dir, names[i]);
@@ -527,6 +542,7 @@ fetch_files(struct repl_replica *rr, struct kv_thread *self, char **todo, size_t
     size_t nf = ntodo < MAX_FETCHERS ? ntodo : MAX_FETCHERS;
     struct fetcher *fs = kv_calloc(nf, sizeof *fs);
     struct fetch_queue q = {.names = todo, .n = ntodo, .next = 0, .nf = nf};
+    q.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     pthread_mutex_init(&q.mu, NULL);
     for (size_t k = 0; k < nf; k++) {
         fs[k].rr = rr;
@@ -558,7 +574,12 @@ fetch_files(struct repl_replica *rr, struct kv_thread *self, char **todo, size_t
             for (size_t k = 0; k < started; k++)
                 kv_thread_request_stop(fs[k].thread);
         }
-        wait_or_stop(kv_thread_stop_fd(self), stopping ? 10 : 100);
+        /* Without the eventfd (creation failed) the poll times out and the loop looks again. */
+        struct pollfd p[2] = {{kv_thread_stop_fd(self), POLLIN, 0}, {q.done_fd, POLLIN, 0}};
+        if (poll(p, q.done_fd >= 0 ? 2 : 1, stopping ? 10 : 100) > 0 && (p[1].revents & POLLIN)) {
+            uint64_t ignored;
+            (void)!read(q.done_fd, &ignored, sizeof ignored);
+        }
     }
     for (size_t k = 0; k < started; k++) {
         while (kv_thread_join_timeout(fs[k].thread, 1000) != KV_OK)
@@ -571,6 +592,8 @@ fetch_files(struct repl_replica *rr, struct kv_thread *self, char **todo, size_t
     if (rc == KV_OK && kv_thread_should_stop(self))
         rc = kv_err_set(err, KV_ERR_STOPPED, "stopped");
     pthread_mutex_destroy(&q.mu);
+    if (q.done_fd >= 0)
+        close(q.done_fd);
     kv_free(fs);
     return rc;
 }

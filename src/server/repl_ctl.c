@@ -50,6 +50,8 @@ struct repl_ctl_state {
     /* The thread that emptied the DB (slave-empty-db-before-fullsync) and keeps the server
      * loading until its restore or abort; NULL otherwise. */
     struct kv_thread *emptied_by;
+    /* Syncs the files of the last full sync after the swap (settle_main); under swap_mu. */
+    struct kv_thread *settler;
     bool stopped; /* repl_ctl_stop ran: no replica thread starts any more (under mu) */
 };
 
@@ -213,6 +215,38 @@ reopen_or_die(struct server *srv, const char *db)
     return st;
 }
 
+/* The thread that makes a restored DB durable: the fetched files went into service unsynced,
+ * so the swap never waits for the disk (storage/checkpoint.h). Owns `arg`, the directory. */
+static void
+settle_main(struct kv_thread *self, void *arg)
+{
+    (void)self;
+    char *dir = arg;
+    int64_t started = clock_mono_ms();
+    struct kv_err err;
+    kv_err_clear(&err);
+    if (checkpoint_settle(dir, &err) == KV_OK)
+        LOG_INFO("full sync: the fetched files are on disk (synced in %" PRId64 " ms)",
+                 clock_mono_ms() - started);
+    else
+        LOG_ERROR("full sync: cannot sync the fetched files: %s (the directory stays marked "
+                  "unsynced: after a crash of the machine it is fetched again)",
+                  err.msg);
+    kv_free(dir);
+}
+
+/* Wait for the settle thread of the previous swap (caller holds swap_mu, or no swap can start
+ * any more). Bounded by the disk: an fsync cannot be interrupted. */
+static void
+settle_wait(struct repl_ctl_state *rs)
+{
+    if (rs->settler == NULL)
+        return;
+    while (kv_thread_join_timeout(rs->settler, 1000) != KV_OK)
+        LOG_WARN("replication: still syncing the files of the last full sync");
+    rs->settler = NULL;
+}
+
 /* Take swap_mu, giving up when the thread is asked to stop (another thread's swap is bounded
  * local work, but a stop must not wait for it). */
 static bool
@@ -242,6 +276,7 @@ hook_empty_db(void *arg, struct kv_thread *self, struct kv_err *err)
     struct repl_ctl_state *rs = srv->repl;
     if (!swap_lock(rs, self))
         return kv_err_set(err, KV_ERR_STOPPED, "replication stopping");
+    settle_wait(rs);
     atomic_store(&srv->loading, true);
     enum kv_code rc = detach_master_side(srv, err);
     if (rc == KV_OK)
@@ -301,6 +336,7 @@ hook_restore(void *arg, const char *sync_dir, struct kv_thread *self, struct kv_
      * take_db_out the swap is committed: bounded local work that runs to its end. */
     if (kv_thread_should_stop(self) || !swap_lock(rs, self))
         return kv_err_set(err, KV_ERR_STOPPED, "restore abandoned: replication stopping");
+    settle_wait(rs);
     atomic_store(&srv->loading, true);
     /* Replicas of this node cannot follow a DB swap: they will reconnect and full-sync. */
     enum kv_code rc = detach_master_side(srv, err);
@@ -337,8 +373,16 @@ hook_restore(void *arg, const char *sync_dir, struct kv_thread *self, struct kv_
             rename(old, db);
         }
     }
-    if (rc != KV_OK)
+    if (rc != KV_OK) {
         st = reopen_or_die(srv, db);
+    } else {
+        struct kv_err serr;
+        char *owned = kv_strdup(db);
+        if (kv_thread_start(&rs->settler, settle_main, owned, "repl-settle", &serr) != KV_OK) {
+            rs->settler = NULL;
+            settle_main(NULL, owned); /* no thread: sync here rather than not at all */
+        }
+    }
     /* Serve our own replicas from the new DB; its write listener goes in before any worker can
      * write to it. */
     repl_master_attach_storage(rs->master, st);
@@ -451,6 +495,13 @@ repl_ctl_stop(struct server *srv, int64_t deadline_ms)
     join_stopping(rs, left > 0 ? left : 0);
     bool replica_ended = rs->nstopping == 0;
     pthread_mutex_unlock(&rs->mu);
+    /* With every replication thread gone no swap can start a settler any more. A thread left
+     * running may still be in a swap: leave the settler to it (a restart settles the files). */
+    if (replica_ended) {
+        pthread_mutex_lock(&rs->swap_mu);
+        settle_wait(rs);
+        pthread_mutex_unlock(&rs->swap_mu);
+    }
     enum kv_code rc = repl_master_stop(rs->master, deadline_ms);
     if (!replica_ended) {
         LOG_WARN("the replication thread did not end before the shutdown deadline");

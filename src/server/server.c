@@ -25,6 +25,7 @@
 #include "server/notify.h"
 #include "server/repl_ctl.h"
 #include "server/worker.h"
+#include "storage/checkpoint.h"
 #include "storage/keys.h"
 
 static struct server_keyspace *keyspace_new(void);
@@ -69,6 +70,24 @@ make_dirs(const char *path, struct kv_err *err)
         }
     }
     return KV_OK;
+}
+
+/* A DB whose full sync had not reached the disk when the process ended (storage/checkpoint.h):
+ * settled now if the machine has not restarted since, else moved aside (its files may be torn)
+ * so this node starts empty and, as a replica, fetches everything again. */
+static enum kv_code
+recover_unsynced_db(const struct config *cfg, const char *db, struct kv_err *err)
+{
+    struct kv_buf aside = KV_BUF_INIT;
+    kv_buf_printf(&aside, "%s/db.unsynced", cfg->dir);
+    bool moved = false;
+    enum kv_code rc = checkpoint_recover(db, aside.ptr, &moved, err);
+    if (rc == KV_OK && moved)
+        LOG_ERROR("%s was restored by a full sync that had not reached the disk when the machine "
+                  "restarted: moved to %s, starting empty",
+                  db, aside.ptr);
+    kv_buf_deinit(&aside);
+    return rc;
 }
 
 enum kv_code
@@ -119,8 +138,10 @@ server_new(struct config *cfg, struct server **out, struct kv_err *err)
     rc = make_dirs(cfg->dir, err);
     if (rc == KV_OK) {
         config_db_dir(cfg, &dbdir);
-        rc = storage_open(cfg, dbdir.ptr, &srv->st, err);
+        rc = recover_unsynced_db(cfg, dbdir.ptr, err);
     }
+    if (rc == KV_OK)
+        rc = storage_open(cfg, dbdir.ptr, &srv->st, err);
     kv_buf_deinit(&dbdir);
     /* The replication role is settled before anything could write to the DB. */
     if (rc == KV_OK)

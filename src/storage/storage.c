@@ -16,6 +16,7 @@
 
 #include "common/dict.h"
 #include "common/endian.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "storage/compact_filter.h"
@@ -208,28 +209,14 @@ check_mode_file(const char *dir, bool cluster, bool *exists, struct kv_err *err)
     return KV_OK;
 }
 
-/* Record the mode: write a temporary file, fsync it, rename it into place. */
+/* Record the mode (written atomically and durably). */
 static enum kv_code
 write_mode_file(const char *dir, bool cluster, struct kv_err *err)
 {
-    char path[4096], tmp[4200];
+    char path[4096], line[8];
     snprintf(path, sizeof path, "%s/%s", dir, MODE_FILE);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return kv_err_set(err, KV_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
-    char line[8];
     int n = snprintf(line, sizeof line, "%s\n", mode_word(cluster));
-    bool ok = write(fd, line, (size_t)n) == n && fsync(fd) == 0;
-    int saved = errno;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        if (ok)
-            saved = errno;
-        unlink(tmp);
-        return kv_err_set(err, KV_ERR_IO, "cannot write %s: %s", path, strerror(saved));
-    }
-    return KV_OK;
+    return file_write_atomic(path, line, (size_t)n, err);
 }
 
 /* Automatic compactions start only once the sub-key filters can look metadata up. RocksDB may

@@ -291,6 +291,11 @@ def purge_wal_and_restart(master):
     assert int(info.get("oldest_wal_sequence", 0)) != 1, info
 
 
+# The mark a replica keeps in a directory of fetched files until they are synced
+# (storage/checkpoint.h); it holds the boot id of the kernel that wrote them.
+UNSYNCED_MARK = "UNSYNCED"
+
+
 def partly_fetched_files(replica):
     """Names of the checkpoint files the replica is in the middle of fetching: a non-empty
     <name>.tmp in <dir>/sync_checkpoint."""
@@ -301,6 +306,8 @@ def partly_fetched_files(replica):
         return []
     out = []
     for n in names:
+        if n.startswith(UNSYNCED_MARK):
+            continue
         try:
             if n.endswith(".tmp") and os.path.getsize(os.path.join(d, n)) > 0:
                 out.append(n[:-4])
@@ -316,7 +323,7 @@ def fetched_files(replica):
         names = os.listdir(os.path.join(replica.dir, "sync_checkpoint"))
     except OSError:
         return []
-    return [n for n in names if not n.endswith(".tmp")]
+    return [n for n in names if not n.endswith(".tmp") and not n.startswith(UNSYNCED_MARK)]
 
 
 def task_count(server):

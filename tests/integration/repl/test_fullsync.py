@@ -19,7 +19,8 @@ from helpers.wait import wait_until
 from repl.replutil import (PURGE_WAL_CONFIG, STRETCH_CONFIG, Prober, Writer, bounded, config,
                            counters, cpu_seconds, dbdigest, delta, fetched_files, fill_small,
                            fill_values, log_count, purge_wal_and_restart, refused_port, repl,
-                           slaveof, slaveof_no_one, wait_consistent, wait_link, wait_log)
+                           slaveof, slaveof_config, slaveof_no_one, wait_consistent, wait_link,
+                           wait_log, UNSYNCED_MARK)
 
 pytestmark = pytest.mark.repl
 
@@ -320,3 +321,88 @@ def test_slaveof_no_one_aborts_an_empty_db_full_sync(master, server_factory):
     assert repl(r)["role"] == "master"
     assert dbdigest(r)[2] == 0  # documented: the old data went before the fetch
     r.client().set("writable", "1")
+
+
+# --- durability of the fetched files (storage/checkpoint.h): the swap does not wait for the
+# disk; the files are synced once the new DB serves, and a mark covers the meantime.
+
+def _boot_id():
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        return f.read().strip()
+
+
+def _put_mark(path, boot):
+    with open(os.path.join(path, UNSYNCED_MARK), "w") as f:
+        f.write(boot + "\n")
+
+
+ANOTHER_BOOT = "00000000-0000-0000-0000-000000000000"
+
+
+def test_fetched_files_are_synced_after_the_swap_and_the_mark_removed(master, server_factory):
+    m = _big_master(master, 15)
+    r = server_factory(config())
+    mark = r.log_mark()
+    slaveof(r, m)
+    wait_consistent(m, r, timeout=30)
+    wait_log(r, "the fetched files are on disk", since=mark, timeout=20)
+    assert not os.path.exists(os.path.join(r.dir, "db", UNSYNCED_MARK))
+    assert dbdigest(r) == dbdigest(m)
+
+
+def test_replica_killed_before_the_sync_keeps_its_data_and_resumes(master, server_factory):
+    """A process that dies between the swap and the sync leaves the mark of this boot: the files
+    are whole in the page cache, so the restart syncs them and resumes with PSYNC."""
+    m = _big_master(master, 15)
+    r = server_factory(config(slaveof=slaveof_config(m)))
+    wait_consistent(m, r, timeout=30)
+    digest = dbdigest(r)
+    r.kill9()
+    _put_mark(os.path.join(r.dir, "db"), _boot_id())
+    before = counters(m)
+    r.start()
+    assert not os.path.exists(os.path.join(r.dir, "db", UNSYNCED_MARK))
+    assert not os.path.exists(os.path.join(r.dir, "db.unsynced"))
+    wait_consistent(m, r, timeout=30)
+    assert dbdigest(r) == digest
+    assert delta(before, counters(m)) == {"sync_full": 0, "sync_partial_ok": 1,
+                                          "sync_partial_err": 0}
+
+
+def test_replica_restored_before_a_machine_restart_starts_empty_and_fetches_again(
+        master, server_factory):
+    """A mark from another boot: the unsynced files may be torn. The DB is moved aside (never
+    deleted) and the replica full-syncs again."""
+    m = _big_master(master, 15)
+    r = server_factory(config(slaveof=slaveof_config(m)))
+    wait_consistent(m, r, timeout=30)
+    r.kill9()
+    _put_mark(os.path.join(r.dir, "db"), ANOTHER_BOOT)
+    before = counters(m)
+    mark = r.log_mark()
+    r.start()
+    assert "moved to" in r.log_text(mark) and "starting empty" in r.log_text(mark)
+    aside = os.path.join(r.dir, "db.unsynced")
+    assert any(n.endswith(".sst") for n in os.listdir(aside))
+    wait_consistent(m, r, timeout=30)
+    assert dbdigest(r)[2] == 15
+    assert delta(before, counters(m)) == ONE_FULL_SYNC
+
+
+def test_files_fetched_before_a_machine_restart_are_not_reused(master, server_factory):
+    """As s03, but the partial fetch carries the mark of another boot: nothing is skipped."""
+    m = _big_master(master, 100)
+    r = server_factory(config())
+    slaveof(r, m)
+    _wait_fetching(r, files=3)
+    m.kill9()
+    wait_until(lambda: repl(r)["master_sync_in_progress"] == 0, timeout=10)
+    _put_mark(os.path.join(r.dir, "sync_checkpoint"), ANOTHER_BOOT)
+    mark = r.log_mark()
+    m.set_config({"max-replication-mb": 0})
+    m.start()
+    wait_consistent(m, r, timeout=40)
+    text = r.log_text(mark)
+    assert "fetched before the machine restarted" in text
+    assert "skip count" not in text and "[skip]" not in text
+    assert dbdigest(r)[2] == 100
