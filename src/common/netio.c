@@ -11,6 +11,7 @@
 #include "common/netio.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -331,4 +332,62 @@ netio_read_n(struct netio_reader *r, void *dst, size_t n, int64_t deadline_ms, i
             return rc;
     }
     return KV_OK;
+}
+
+/* Write all of p to a file (not a socket). */
+static enum kv_code
+file_write_all(int fd, const char *p, size_t n, struct kv_err *err)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return kv_err_set(err, KV_ERR_IO, "write to file: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+    return KV_OK;
+}
+
+enum kv_code
+netio_reader_splice_some(struct netio_reader *r, const int pipe_fds[2], int file_fd, size_t cap,
+                         size_t *n, int64_t deadline_ms, int stop_fd, struct kv_err *err)
+{
+    size_t buffered = netio_reader_buffered(r);
+    if (buffered > 0) {
+        size_t k = buffered < cap ? buffered : cap;
+        enum kv_code rc = file_write_all(file_fd, r->buf + r->pos, k, err);
+        if (rc != KV_OK)
+            return rc;
+        r->pos += k;
+        *n = k;
+        return KV_OK;
+    }
+    for (;;) {
+        enum kv_code rc = wait_ready(r->fd, POLLIN, deadline_ms, stop_fd, "read", err);
+        if (rc != KV_OK)
+            return rc;
+        ssize_t got =
+            splice(r->fd, NULL, pipe_fds[1], NULL, cap, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (got == 0)
+            return kv_err_set(err, KV_ERR_CLOSED, "read: connection closed by peer");
+        if (got < 0) {
+            if (would_block(errno))
+                continue;
+            return socket_error(errno, "read", err);
+        }
+        /* Everything that went into the pipe goes on to the file before returning. */
+        for (size_t left = (size_t)got; left > 0;) {
+            ssize_t w = splice(pipe_fds[0], NULL, file_fd, NULL, left, SPLICE_F_MOVE);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return kv_err_set(err, KV_ERR_IO, "write to file: %s",
+                                  w < 0 ? strerror(errno) : "no progress");
+            left -= (size_t)w;
+        }
+        *n = (size_t)got;
+        return KV_OK;
+    }
 }

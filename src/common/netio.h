@@ -87,6 +87,17 @@ enum kv_code netio_read_some(int fd, void *p, size_t cap, size_t *n, int64_t dea
 enum kv_code netio_reader_read_some(struct netio_reader *r, void *p, size_t cap, size_t *n,
                                     int64_t deadline_ms, int stop_fd, struct kv_err *err);
 
+/* As netio_reader_read_some, but the bytes go to the file file_fd (at its offset) instead of
+ * memory, through splice(2) without passing through user space: buffered bytes are written first
+ * (without waiting), then between 1 and cap bytes move from the socket through pipe_fds, a pipe
+ * the caller owns and uses for nothing else, to the file.
+ *   n (out) bytes that reached the file, set on KV_OK only.
+ * Returns as netio_reader_read_some, or KV_ERR_IO when writing the file failed. After a failure
+ * the pipe may hold bytes: close it with the connection. */
+enum kv_code netio_reader_splice_some(struct netio_reader *r, const int pipe_fds[2], int file_fd,
+                                      size_t cap, size_t *n, int64_t deadline_ms, int stop_fd,
+                                      struct kv_err *err);
+
 /* Read one line: the bytes up to "\n", with a "\r" before it removed (so "+OK\r\n" and
  * "+OK\n" both give "+OK", as syncReadLine does).
  *   line (out) replaced with the line, terminator excluded. Contents unspecified on failure.

@@ -397,3 +397,57 @@ TEST(Netio, WriteTimeoutWhenPeerDoesNotRead)
     EXPECT_GE(waited, 190);
     EXPECT_LT(waited, 1000);
 }
+
+TEST(Netio, SpliceToFileTakesBufferedBytesFirstAndLeavesTheRestOnTheSocket)
+{
+    Pair p;
+    std::string payload;
+    for (int i = 0; i < 300000; i++)
+        payload += static_cast<char>('a' + i % 23);
+    std::thread writer([&] {
+        SendRaw(p.server, "300000\r\n" + payload.substr(0, 1000));
+        clock_sleep_ms(20); // the rest arrives later, beyond what the reader buffered
+        SendRaw(p.server, payload.substr(1000) + "crc\r\n");
+    });
+    struct netio_reader r;
+    netio_reader_init(&r, p.client);
+    struct kv_buf line = KV_BUF_INIT;
+    struct kv_err err;
+    ASSERT_EQ(netio_read_line(&r, &line, 64, In(5000), -1, &err), KV_OK) << err.msg;
+    EXPECT_EQ(std::string(line.ptr, line.len), "300000");
+    FILE *f = tmpfile();
+    ASSERT_NE(f, nullptr);
+    int fd = fileno(f);
+    int pipe_fds[2];
+    ASSERT_EQ(pipe(pipe_fds), 0);
+    size_t total = 0;
+    while (total < payload.size()) {
+        size_t n = 0;
+        ASSERT_EQ(netio_reader_splice_some(&r, pipe_fds, fd, payload.size() - total, &n, In(5000),
+                                           -1, &err),
+                  KV_OK)
+            << err.msg;
+        ASSERT_GT(n, 0u);
+        total += n;
+    }
+    EXPECT_EQ(total, payload.size());
+    std::string got(payload.size(), '\0');
+    ASSERT_EQ(pread(fd, &got[0], got.size(), 0), (ssize_t)got.size());
+    EXPECT_TRUE(got == payload);
+    // not a byte more than asked for left the socket: the line after it is still readable
+    ASSERT_EQ(netio_read_line(&r, &line, 64, In(5000), -1, &err), KV_OK) << err.msg;
+    EXPECT_EQ(std::string(line.ptr, line.len), "crc");
+    writer.join();
+
+    // a peer that goes away is reported as closed, a silent one runs into the deadline
+    size_t n = 0;
+    EXPECT_EQ(netio_reader_splice_some(&r, pipe_fds, fd, 10, &n, In(50), -1, &err), KV_ERR_TIMEOUT);
+    close(p.server);
+    p.server = -1;
+    EXPECT_EQ(netio_reader_splice_some(&r, pipe_fds, fd, 10, &n, In(5000), -1, &err),
+              KV_ERR_CLOSED);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    fclose(f);
+    kv_buf_deinit(&line);
+}
