@@ -578,8 +578,11 @@ fetch_files(struct repl_replica *rr, struct kv_thread *self, char **todo, size_t
         if (rc != KV_OK)
             break;
     }
-    /* Wait for all fetchers, watching our own stop request. */
+    /* Wait for all fetchers, watching our own stop request, doing meanwhile what the restore
+     * can do before the files are there. */
     bool stopping = rc != KV_OK;
+    if (!stopping && rr->hooks.prepare_restore != NULL)
+        rr->hooks.prepare_restore(rr->hooks.arg, self);
     for (;;) {
         bool all_done = true;
         for (size_t k = 0; k < started; k++) {

@@ -71,6 +71,11 @@ struct repl_replica_hooks {
      * up promptly with KV_ERR_STOPPED when kv_thread_should_stop(self). On failure the previous
      * DB must be serving again. */
     enum kv_code (*restore)(void *arg, const char *dir, struct kv_thread *self, struct kv_err *err);
+    /* The fetch of a full sync has started: prepare what `restore` needs that does not depend
+     * on the files (so it is not done while the server is loading). Called by the replication
+     * thread while the fetchers run; may be NULL; same stop rule as restore; a failure only
+     * means restore does the work itself. */
+    void (*prepare_restore)(void *arg, struct kv_thread *self);
     /* A batch was applied (side effects: deliver PUBLISH to local subscribers, wake readers).
      * May be NULL. */
     void (*applied)(void *arg, struct kv_slice rep);

@@ -52,6 +52,9 @@ struct repl_ctl_state {
     struct kv_thread *emptied_by;
     /* Syncs the files of the last full sync after the swap (settle_main); under swap_mu. */
     struct kv_thread *settler;
+    /* The empty stand-in DB of the next swap, opened while the files are fetched
+     * (hook_prepare_restore); under swap_mu. Kept for the next attempt if the sync fails. */
+    struct storage *standin;
     bool stopped; /* repl_ctl_stop ran: no replica thread starts any more (under mu) */
 };
 
@@ -163,22 +166,26 @@ attach_master_side(struct server *srv)
 /* Close the server's DB and serve from a stand-in while its directory changes. From here until
  * put_back_db, commands allowed while loading (INFO, ROLE, CONFIG, CLIENT, ...) keep being
  * answered against an empty stand-in database opened in <dir>/db.standin, instead of waiting
- * for the swap or touching a closed handle; everything else gets -LOADING. Returns KV_OK with
- * the server on the stand-in and the old DB closed. */
+ * for the swap or touching a closed handle; everything else gets -LOADING. The stand-in is the
+ * one hook_prepare_restore opened, if any. Caller holds swap_mu. Returns KV_OK with the server
+ * on the stand-in and the old DB closed. */
 static enum kv_code
 take_db_out(struct server *srv, struct kv_thread *self, struct kv_err *err)
 {
     char standin_dir[4096];
     path_join(standin_dir, sizeof standin_dir, srv->cfg->dir, "db.standin");
     struct kv_err ignored;
-    checkpoint_remove_dir(standin_dir, &ignored);
-    struct storage *standin = NULL, *old = NULL;
-    enum kv_code rc = open_db(srv, self, standin_dir, &standin, err);
-    if (rc != KV_OK)
-        return rc;
-    if (!install_storage(srv, self, standin, &old)) {
-        storage_close(standin);
+    struct repl_ctl_state *rs = srv->repl;
+    struct storage *standin = rs->standin, *old = NULL;
+    rs->standin = NULL;
+    if (standin == NULL) {
         checkpoint_remove_dir(standin_dir, &ignored);
+        enum kv_code rc = open_db(srv, self, standin_dir, &standin, err);
+        if (rc != KV_OK)
+            return rc;
+    }
+    if (!install_storage(srv, self, standin, &old)) {
+        rs->standin = standin; /* still empty and unused: the next swap can have it */
         return kv_err_set(err, KV_ERR_STOPPED, "restore abandoned: replication stopping");
     }
     storage_cancel_background(old);
@@ -265,6 +272,45 @@ swap_lock(struct repl_ctl_state *rs, struct kv_thread *self)
         if (kv_thread_should_stop(self))
             return false;
     }
+}
+
+/* Open the stand-in of take_db_out while the files are fetched: opening a new DB (six column
+ * families, each persisting its options) is a good part of the swap's time. */
+static void
+hook_prepare_restore(void *arg, struct kv_thread *self)
+{
+    struct server *srv = arg;
+    struct repl_ctl_state *rs = srv->repl;
+    if (!swap_lock(rs, self))
+        return;
+    if (rs->standin == NULL) {
+        char dir[4096];
+        path_join(dir, sizeof dir, srv->cfg->dir, "db.standin");
+        struct kv_err err;
+        kv_err_clear(&err);
+        checkpoint_remove_dir(dir, &err);
+        if (open_db(srv, self, dir, &rs->standin, &err) != KV_OK) {
+            rs->standin = NULL;
+            LOG_WARN("replication: cannot prepare the stand-in DB (the swap will try again): %s",
+                     err.msg);
+        }
+    }
+    pthread_mutex_unlock(&rs->swap_mu);
+}
+
+/* Close a prepared stand-in nobody used (caller holds swap_mu). */
+static void
+drop_standin(struct server *srv)
+{
+    struct repl_ctl_state *rs = srv->repl;
+    if (rs->standin == NULL)
+        return;
+    storage_close(rs->standin);
+    rs->standin = NULL;
+    char dir[4096];
+    path_join(dir, sizeof dir, srv->cfg->dir, "db.standin");
+    struct kv_err ignored;
+    checkpoint_remove_dir(dir, &ignored);
 }
 
 /* slave-empty-db-before-fullsync: the local data goes before the fetch (Kvrocks' pre-fullsync
@@ -449,6 +495,7 @@ start_replica_locked(struct server *srv, const char *host, int port, struct kv_e
         .arg = srv,
         .storage = hook_storage,
         .restore = hook_restore,
+        .prepare_restore = hook_prepare_restore,
         .applied = hook_applied,
         .empty_db = hook_empty_db,
         .abort_fullsync = hook_abort_fullsync,
@@ -500,6 +547,7 @@ repl_ctl_stop(struct server *srv, int64_t deadline_ms)
     if (replica_ended) {
         pthread_mutex_lock(&rs->swap_mu);
         settle_wait(rs);
+        drop_standin(srv);
         pthread_mutex_unlock(&rs->swap_mu);
     }
     enum kv_code rc = repl_master_stop(rs->master, deadline_ms);

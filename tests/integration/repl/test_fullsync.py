@@ -129,7 +129,10 @@ class _StatePoller(threading.Thread):
 
     def run(self):
         c = self.server.client(socket_timeout=5)
-        while not self._stop_evt.is_set():
+        while True:
+            # The last sample starts after stop(): the caller saw the replica settled by then,
+            # and a swap shorter than the sampling interval must not leave a stale last state.
+            final = self._stop_evt.is_set()
             try:
                 self.loading_seen.add(self.server.info("persistence")["loading"])
                 r1, m1 = c.mget("r:1", "m:1")
@@ -141,6 +144,8 @@ class _StatePoller(threading.Thread):
                 state = repr(exc)
             if not self.states or self.states[-1] != state:
                 self.states.append(state)
+            if final:
+                break
             self._stop_evt.wait(0.02)
 
     def stop(self):
