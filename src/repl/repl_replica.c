@@ -606,12 +606,19 @@ fetch_files(struct repl_replica *rr, struct kv_thread *self, char **todo, size_t
             (void)!read(q.done_fd, &ignored, sizeof ignored);
         }
     }
+    /* The error to report is the one that ended the fetch, not a fetcher's "stopped" that
+     * followed from it. */
     for (size_t k = 0; k < started; k++) {
         while (kv_thread_join_timeout(fs[k].thread, 1000) != KV_OK)
             LOG_WARN("replication: waiting for a fetcher thread to end");
-        if (fs[k].rc != KV_OK && rc == KV_OK) {
-            rc = fs[k].rc;
-            kv_err_set(err, fs[k].rc, "%s", fs[k].err.msg);
+        enum kv_code frc = fs[k].rc;
+        if (frc == KV_OK)
+            continue;
+        if (frc != KV_ERR_STOPPED)
+            LOG_WARN("full sync: fetcher %zu failed: %s", k, fs[k].err.msg);
+        if (rc == KV_OK || (rc == KV_ERR_STOPPED && frc != KV_ERR_STOPPED)) {
+            rc = frc;
+            kv_err_set(err, frc, "%s", fs[k].err.msg);
         }
     }
     if (rc == KV_OK && kv_thread_should_stop(self))
@@ -770,6 +777,7 @@ replica_main(struct kv_thread *self, void *arg)
 {
     struct repl_replica *rr = arg;
     int64_t backoff = BACKOFF_MIN_MS;
+    bool full_synced = false; /* the last session ended with a full sync */
     while (!kv_thread_should_stop(self)) {
         struct kv_err err;
         kv_err_clear(&err);
@@ -777,13 +785,25 @@ replica_main(struct kv_thread *self, void *arg)
         enum kv_code rc = session(rr, self, &streamed, &err);
         if (kv_thread_should_stop(self))
             break;
-        if (rc == KV_OK)
+        if (rc == KV_OK && !full_synced) {
+            full_synced = true;
             continue; /* a full sync finished: PSYNC from the new DB at once */
-        if (streamed)
-            backoff = BACKOFF_MIN_MS;
+        }
         char why[KV_ERR_MSG_MAX + 64];
-        snprintf(why, sizeof why, "%s (%s), retry in %lld ms", err.msg[0] ? err.msg : "failed",
-                 kv_code_name(rc), (long long)backoff);
+        if (rc == KV_OK) {
+            /* Two full syncs in a row: the master would not continue from its own checkpoint
+             * (a checkpoint that opened short of its sequence, say). Without a pause every
+             * round would swap the DB again at once, dozens of times a second. */
+            snprintf(why, sizeof why,
+                     "the master refused PSYNC right after a full sync, retry in %lld ms",
+                     (long long)backoff);
+        } else {
+            full_synced = false;
+            if (streamed)
+                backoff = BACKOFF_MIN_MS;
+            snprintf(why, sizeof why, "%s (%s), retry in %lld ms", err.msg[0] ? err.msg : "failed",
+                     kv_code_name(rc), (long long)backoff);
+        }
         set_state(rr, REPL_STATE_WAIT, why);
         if (!wait_or_stop(kv_thread_stop_fd(self), backoff))
             break;
