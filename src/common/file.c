@@ -17,15 +17,20 @@ io_error(struct kv_err *err, const char *what, int errnum)
     return kv_err_set(err, KV_ERR_IO, "%s: %s", what, strerror(errnum));
 }
 
-static enum kv_code
-write_all(int fd, const char *p, size_t n)
+enum kv_code
+file_write_all(int fd, const void *data, size_t n, struct kv_err *err)
 {
+    const char *p = data;
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0)
+        if (w < 0) {
+            int e = errno;
+            io_error(err, "write", e);
+            errno = e; /* for a caller that names the file itself */
             return KV_ERR_IO;
+        }
         p += w;
         n -= (size_t)w;
     }
@@ -46,7 +51,8 @@ file_write_atomic(const char *path, const void *data, size_t len, struct kv_err 
     if (fd < 0) {
         rc = io_error(err, tmp.ptr, errno);
     } else {
-        if (write_all(fd, data, len) != KV_OK || fsync(fd) != 0)
+        struct kv_err ignored;
+        if (file_write_all(fd, data, len, &ignored) != KV_OK || fsync(fd) != 0)
             rc = io_error(err, tmp.ptr, errno);
         if (close(fd) != 0 && rc == KV_OK)
             rc = io_error(err, tmp.ptr, errno);

@@ -23,6 +23,10 @@ extern "C" {
  * that gives). Returns KV_OK or KV_ERR_IO (text in err names the file). */
 enum kv_code file_write_atomic(const char *path, const void *data, size_t len, struct kv_err *err);
 
+/* Write all n bytes of data to the file fd at its offset (retrying short writes and EINTR).
+ * KV_ERR_IO on failure, errno kept. */
+enum kv_code file_write_all(int fd, const void *data, size_t n, struct kv_err *err);
+
 /* fsync the directory `dir` (so renames and creations in it are on disk). KV_ERR_IO on failure. */
 enum kv_code file_sync_dir(const char *dir, struct kv_err *err);
 

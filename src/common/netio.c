@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/file.h"
 
 static const char *
 errno_text(int e, char *buf, size_t size)
@@ -330,22 +331,6 @@ netio_read_n(struct netio_reader *r, void *dst, size_t n, int64_t deadline_ms, i
         }
         if (rc != KV_OK)
             return rc;
-    }
-    return KV_OK;
-}
-
-/* Write all of p to a file (not a socket). */
-static enum kv_code
-file_write_all(int fd, const char *p, size_t n, struct kv_err *err)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return kv_err_set(err, KV_ERR_IO, "write to file: %s", strerror(errno));
-        p += w;
-        n -= (size_t)w;
     }
     return KV_OK;
 }

@@ -163,6 +163,39 @@ attach_master_side(struct server *srv)
     rs->master_detached = false;
 }
 
+/* The stand-in of a swap: an empty DB in <dir>/db.standin, kept in rs->standin from its
+ * opening (take_db_out, or earlier hook_prepare_restore) until it serves. Caller holds
+ * swap_mu. */
+static enum kv_code
+open_standin(struct server *srv, struct kv_thread *self, struct kv_err *err)
+{
+    struct repl_ctl_state *rs = srv->repl;
+    if (rs->standin != NULL)
+        return KV_OK;
+    char dir[4096];
+    path_join(dir, sizeof dir, srv->cfg->dir, "db.standin");
+    struct kv_err ignored;
+    checkpoint_remove_dir(dir, &ignored);
+    struct storage *st = NULL;
+    enum kv_code rc = open_db(srv, self, dir, &st, err);
+    if (rc == KV_OK)
+        rs->standin = st;
+    return rc;
+}
+
+/* Close a stand-in (NULL: none) and remove its directory. */
+static void
+close_standin(struct server *srv, struct storage *standin)
+{
+    if (standin == NULL)
+        return;
+    storage_close(standin);
+    char dir[4096];
+    path_join(dir, sizeof dir, srv->cfg->dir, "db.standin");
+    struct kv_err ignored;
+    checkpoint_remove_dir(dir, &ignored);
+}
+
 /* Close the server's DB and serve from a stand-in while its directory changes. From here until
  * put_back_db, commands allowed while loading (INFO, ROLE, CONFIG, CLIENT, ...) keep being
  * answered against an empty stand-in database opened in <dir>/db.standin, instead of waiting
@@ -172,25 +205,18 @@ attach_master_side(struct server *srv)
 static enum kv_code
 take_db_out(struct server *srv, struct kv_thread *self, struct kv_err *err)
 {
-    char standin_dir[4096];
-    path_join(standin_dir, sizeof standin_dir, srv->cfg->dir, "db.standin");
-    struct kv_err ignored;
     struct repl_ctl_state *rs = srv->repl;
-    struct storage *standin = rs->standin, *old = NULL;
-    rs->standin = NULL;
-    if (standin == NULL) {
-        checkpoint_remove_dir(standin_dir, &ignored);
-        enum kv_code rc = open_db(srv, self, standin_dir, &standin, err);
-        if (rc != KV_OK)
-            return rc;
-    }
-    if (!install_storage(srv, self, standin, &old)) {
-        rs->standin = standin; /* still empty and unused: the next swap can have it */
+    enum kv_code rc = open_standin(srv, self, err);
+    if (rc != KV_OK)
+        return rc;
+    struct storage *old = NULL;
+    if (!install_storage(srv, self, rs->standin, &old)) /* the stand-in stays for the next swap */
         return kv_err_set(err, KV_ERR_STOPPED, "restore abandoned: replication stopping");
-    }
+    rs->standin = NULL; /* the server's DB now */
     storage_cancel_background(old);
     storage_close(old);
-    LOG_INFO("replication: database closed for the swap (stand-in %s serving)", standin_dir);
+    LOG_INFO("replication: database closed for the swap (stand-in %s/db.standin serving)",
+             srv->cfg->dir);
     return KV_OK;
 }
 
@@ -200,11 +226,7 @@ put_back_db(struct server *srv, struct storage *st)
 {
     struct storage *standin = NULL;
     install_storage(srv, NULL, st, &standin);
-    storage_close(standin);
-    char standin_dir[4096];
-    path_join(standin_dir, sizeof standin_dir, srv->cfg->dir, "db.standin");
-    struct kv_err ignored;
-    checkpoint_remove_dir(standin_dir, &ignored);
+    close_standin(srv, standin);
 }
 
 /* Open the DB in `db` again after a failed swap; a DB that cannot be opened where it was open a
@@ -283,34 +305,12 @@ hook_prepare_restore(void *arg, struct kv_thread *self)
     struct repl_ctl_state *rs = srv->repl;
     if (!swap_lock(rs, self))
         return;
-    if (rs->standin == NULL) {
-        char dir[4096];
-        path_join(dir, sizeof dir, srv->cfg->dir, "db.standin");
-        struct kv_err err;
-        kv_err_clear(&err);
-        checkpoint_remove_dir(dir, &err);
-        if (open_db(srv, self, dir, &rs->standin, &err) != KV_OK) {
-            rs->standin = NULL;
-            LOG_WARN("replication: cannot prepare the stand-in DB (the swap will try again): %s",
-                     err.msg);
-        }
-    }
+    struct kv_err err;
+    kv_err_clear(&err);
+    if (open_standin(srv, self, &err) != KV_OK)
+        LOG_WARN("replication: cannot prepare the stand-in DB (the swap will try again): %s",
+                 err.msg);
     pthread_mutex_unlock(&rs->swap_mu);
-}
-
-/* Close a prepared stand-in nobody used (caller holds swap_mu). */
-static void
-drop_standin(struct server *srv)
-{
-    struct repl_ctl_state *rs = srv->repl;
-    if (rs->standin == NULL)
-        return;
-    storage_close(rs->standin);
-    rs->standin = NULL;
-    char dir[4096];
-    path_join(dir, sizeof dir, srv->cfg->dir, "db.standin");
-    struct kv_err ignored;
-    checkpoint_remove_dir(dir, &ignored);
 }
 
 /* slave-empty-db-before-fullsync: the local data goes before the fetch (Kvrocks' pre-fullsync
@@ -547,7 +547,8 @@ repl_ctl_stop(struct server *srv, int64_t deadline_ms)
     if (replica_ended) {
         pthread_mutex_lock(&rs->swap_mu);
         settle_wait(rs);
-        drop_standin(srv);
+        close_standin(srv, rs->standin); /* prepared and never used */
+        rs->standin = NULL;
         pthread_mutex_unlock(&rs->swap_mu);
     }
     enum kv_code rc = repl_master_stop(rs->master, deadline_ms);
