@@ -21,6 +21,7 @@
 #include "common/buf.h"
 #include "common/mem.h"
 #include "common/slot.h"
+#include "tempdir.h"
 
 namespace {
 
@@ -701,9 +702,8 @@ TEST(Cluster, SnapshotSwapUnderConcurrentReaders)
 
 TEST(Cluster, NodesFileRoundTripAndCorruption)
 {
-    char tmpl[] = "/tmp/kvrocks-cluster-XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    std::string dir = tmpl;
+    TempDir tmp;
+    std::string dir = tmp.path();
     std::string path = dir + "/nodes.conf";
     struct kv_err err;
     kv_err_clear(&err);
@@ -774,5 +774,4 @@ TEST(Cluster, NodesFileRoundTripAndCorruption)
 
     nodes_topology_free(saved);
     nodes_topology_free(v3);
-    rmdir(dir.c_str());
 }

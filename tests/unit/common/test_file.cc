@@ -1,7 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <fcntl.h>
-#include <fstream>
-#include <sstream>
 #include <stdlib.h>
 #include <string>
 #include <sys/stat.h>
@@ -10,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/file.h"
+#include "tempdir.h"
 
 namespace {
 
@@ -18,28 +17,11 @@ class FileTest : public ::testing::Test {
     void
     SetUp() override
     {
-        char tmpl[] = "/tmp/kvrocks-file-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
+        dir_ = tmp_.path();
         kv_err_clear(&err_);
     }
 
-    void
-    TearDown() override
-    {
-        std::string cmd = "rm -rf '" + dir_ + "'";
-        ASSERT_EQ(system(cmd.c_str()), 0);
-    }
-
-    static std::string
-    Read(const std::string &path)
-    {
-        std::ifstream in(path);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
-
+    TempDir tmp_;
     std::string dir_;
     struct kv_err err_;
 };
@@ -48,9 +30,9 @@ TEST_F(FileTest, WriteAtomicReplacesTheContentAndLeavesNoTemporary)
 {
     std::string path = dir_ + "/conf";
     ASSERT_EQ(file_write_atomic(path.c_str(), "first\n", 6, &err_), KV_OK) << err_.msg;
-    EXPECT_EQ(Read(path), "first\n");
+    EXPECT_EQ(ReadFile(path), "first\n");
     ASSERT_EQ(file_write_atomic(path.c_str(), "2", 1, &err_), KV_OK) << err_.msg;
-    EXPECT_EQ(Read(path), "2");
+    EXPECT_EQ(ReadFile(path), "2");
     EXPECT_NE(access((path + ".tmp").c_str(), F_OK), 0);
 }
 

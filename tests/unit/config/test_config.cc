@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "tempdir.h"
 
 namespace {
 
@@ -36,23 +37,12 @@ AllValues(const struct config *cfg)
     return m;
 }
 
-std::string
-ReadFile(const std::string &path)
-{
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
-
 class ConfigTest : public ::testing::Test {
   protected:
     void
     SetUp() override
     {
-        char tmpl[] = "/tmp/kv-config-test-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
+        dir_ = tmp_.path();
         cfg_ = config_new();
         kv_err_clear(&err_);
     }
@@ -61,8 +51,6 @@ class ConfigTest : public ::testing::Test {
     TearDown() override
     {
         config_free(cfg_);
-        std::string cmd = "rm -rf '" + dir_ + "'";
-        ASSERT_EQ(system(cmd.c_str()), 0);
     }
 
     std::string
@@ -97,6 +85,7 @@ class ConfigTest : public ::testing::Test {
         return msg;
     }
 
+    TempDir tmp_;
     std::string dir_;
     std::string path_;
     struct config *cfg_ = nullptr;

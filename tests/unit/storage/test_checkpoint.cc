@@ -1,5 +1,4 @@
 // SPDX-License-Identifier: Apache-2.0
-#include <fstream>
 #include <stdlib.h>
 #include <string>
 #include <sys/stat.h>
@@ -8,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/checkpoint.h"
+#include "tempdir.h"
 
 namespace {
 
@@ -16,28 +16,12 @@ class CheckpointMarkTest : public ::testing::Test {
     void
     SetUp() override
     {
-        char tmpl[] = "/tmp/kvrocks-mark-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        root_ = tmpl;
+        root_ = tmp_.path();
         db_ = root_ + "/db";
         aside_ = root_ + "/db.unsynced";
         ASSERT_EQ(mkdir(db_.c_str(), 0755), 0);
-        Write(db_ + "/000007.sst", "table bytes");
+        WriteFile(db_ + "/000007.sst", "table bytes");
         kv_err_clear(&err_);
-    }
-
-    void
-    TearDown() override
-    {
-        std::string cmd = "rm -rf '" + root_ + "'";
-        ASSERT_EQ(system(cmd.c_str()), 0);
-    }
-
-    static void
-    Write(const std::string &path, const std::string &text)
-    {
-        std::ofstream out(path);
-        out << text;
     }
 
     static bool
@@ -52,6 +36,7 @@ class CheckpointMarkTest : public ::testing::Test {
         return db_ + "/" CHECKPOINT_UNSYNCED_MARK;
     }
 
+    TempDir tmp_;
     std::string root_, db_, aside_;
     struct kv_err err_;
 };
@@ -90,11 +75,11 @@ TEST_F(CheckpointMarkTest, SettleRemovesTheMark)
 
 TEST_F(CheckpointMarkTest, MarkOfAnotherBootMovesTheDirectoryAside)
 {
-    Write(Mark(), "00000000-0000-0000-0000-000000000000\n");
+    WriteFile(Mark(), "00000000-0000-0000-0000-000000000000\n");
     EXPECT_EQ(checkpoint_sync_state(db_.c_str()), CHECKPOINT_UNSYNCED_OTHER_BOOT);
     // an older directory set aside is replaced
     ASSERT_EQ(mkdir(aside_.c_str(), 0755), 0);
-    Write(aside_ + "/old", "x");
+    WriteFile(aside_ + "/old", "x");
     bool moved = false;
     ASSERT_EQ(checkpoint_recover(db_.c_str(), aside_.c_str(), &moved, &err_), KV_OK) << err_.msg;
     EXPECT_TRUE(moved);
@@ -105,7 +90,7 @@ TEST_F(CheckpointMarkTest, MarkOfAnotherBootMovesTheDirectoryAside)
 
 TEST_F(CheckpointMarkTest, EmptyOrUnreadableMarkCountsAsAnotherBoot)
 {
-    Write(Mark(), "");
+    WriteFile(Mark(), "");
     EXPECT_EQ(checkpoint_sync_state(db_.c_str()), CHECKPOINT_UNSYNCED_OTHER_BOOT);
     ASSERT_EQ(unlink(Mark().c_str()), 0);
     ASSERT_EQ(mkdir(Mark().c_str(), 0755), 0); // cannot be read as a file
