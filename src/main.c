@@ -291,6 +291,9 @@ main(int argc, char **argv)
     sigaddset(&mask, SIGINT);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A file-size limit (ulimit -f) makes writes beyond it fail with EFBIG, an error the storage
+     * reports, instead of killing the process. */
+    signal(SIGXFSZ, SIG_IGN);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
     struct server *srv = NULL;

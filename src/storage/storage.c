@@ -748,15 +748,19 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
     if (rocksdb_writebatch_count(b->wb) == 0)
         return KV_OK;
     if (stage.enabled && b->cf == st->cf && !b->has_range_delete &&
-        storage_batch_data(b).len <= STAGE_MAX_BATCH)
+        storage_batch_data(b).len <= STAGE_MAX_BATCH && !atomic_load(&st->write_failed))
         return stage_batch(st, b, err);
     enum kv_code rc = storage_stage_commit(err); /* first what this thread staged, if anything */
     if (rc != KV_OK)
         return rc;
     char *errptr = NULL;
     rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
-    if (errptr != NULL)
+    if (errptr != NULL) {
+        atomic_store(&st->write_failed, true);
         return take_error(errptr, err, "write");
+    }
+    if (atomic_load_explicit(&st->write_failed, memory_order_relaxed))
+        atomic_store(&st->write_failed, false); /* writes work again: back to staging */
     written(st, b->records);
     return KV_OK;
 }
@@ -801,6 +805,7 @@ storage_stage_commit(struct kv_err *err)
     atomic_fetch_sub(&st->staged_threads, 1);
     if (errptr != NULL) {
         stage.failed = true;
+        atomic_store(&st->write_failed, true);
         struct kv_err local;
         enum kv_code rc = take_error(errptr, err != NULL ? err : &local, "write");
         LOG_ERROR("group commit failed: %s", err != NULL ? err->msg : local.msg);

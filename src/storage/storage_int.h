@@ -38,6 +38,9 @@ struct storage {
     /* Threads holding staged writes for this storage (storage_stage_*): the exclusive holder of
      * the server lock waits for 0 before it swaps the DB or reads the WAL tail. */
     atomic_int staged_threads;
+    /* The last write failed (a commit of staged writes or a direct write): writes go straight
+     * to RocksDB, so each command gets the error in its reply, until one succeeds again. */
+    atomic_bool write_failed;
 };
 
 #endif

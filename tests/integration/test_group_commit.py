@@ -6,6 +6,8 @@ What a client must not notice: a pipeline reads its own writes (point reads and 
 concurrent read-modify-write commands on other workers lose no update, cross-key commands in
 opposite orders never deadlock, WATCH still sees every write committed after it, and an
 acknowledged write survives kill -9."""
+import os
+import resource
 import threading
 
 import pytest
@@ -238,3 +240,48 @@ def test_a_long_pipeline_does_not_hold_back_other_clients_replies(server_factory
     a.close()
     assert state["error"] is None, state["error"]
     assert during >= 10, f"only {during} PINGs answered while the pipeline ran"
+
+
+def _wal_files(srv):
+    db = os.path.join(srv.dir, "db")
+    return [os.path.join(db, n) for n in os.listdir(db) if n.endswith(".log")]
+
+
+def test_a_failed_commit_acknowledges_nothing_and_later_writes_get_an_error(server_factory):
+    """Fault injection without a test hook: a file-size limit (prlimit RLIMIT_FSIZE on the
+    running server, which ignores SIGXFSZ) makes the WAL append fail with EFBIG. The client whose
+    round failed is disconnected without a reply; the next writes get an error reply, reads go
+    on; after a restart every acknowledged write is there."""
+    srv = server_factory()
+    c = client(srv)
+    c.set("before", "1")
+    limit = max(os.path.getsize(p) for p in _wal_files(srv)) + (256 << 10)
+    resource.prlimit(srv.pid, resource.RLIMIT_FSIZE, (limit, limit))
+    acked, failure = 0, None
+    value = "v" * 100
+    for batch in range(2000):
+        p = c.pipeline(transaction=False)
+        for i in range(100):
+            p.set("k:%d" % (batch * 100 + i), value)
+        try:
+            p.execute()
+        except (redis.ConnectionError, redis.ResponseError) as e:
+            failure = e
+            break
+        acked = (batch + 1) * 100
+    assert failure is not None, "the WAL never ran into the limit"
+    assert acked > 0
+    # the failed round's client got no reply at all: its connection was closed
+    assert isinstance(failure, redis.ConnectionError), repr(failure)
+    c2 = client(srv)
+    with pytest.raises(redis.ResponseError) as e:
+        c2.set("after", "1")
+    assert "File too large" in str(e.value) or "IO error" in str(e.value), str(e.value)
+    assert c2.ping()
+    assert c2.get("before") == b"1" and c2.get("k:0") == value.encode()
+    srv.restart()  # a new process: no limit
+    c3 = client(srv)
+    got = c3.mget(["k:%d" % k for k in range(acked)])
+    missing = [k for k in range(acked) if got[k] != value.encode()]
+    assert not missing, "acknowledged writes lost: %d, first %s" % (len(missing), missing[:5])
+    assert c3.set("after", "1")
