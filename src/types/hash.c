@@ -28,16 +28,18 @@ read_field(struct db *db, struct kv_slice key, const struct meta *m, struct kv_s
     return rc;
 }
 
-/* Write one field's new value and the metadata (size already updated) in one batch. */
+/* Write one field's new value in one batch, with the metadata (size already updated) when the
+ * field is new: an existing field's new value leaves the metadata as it is (as Kvrocks does). */
 static enum kv_code
-write_field(struct db *db, struct kv_slice key, const struct meta *m, struct kv_slice field,
-            struct kv_slice value, struct kv_err *err)
+write_field(struct db *db, struct kv_slice key, const struct meta *m, bool new_field,
+            struct kv_slice field, struct kv_slice value, struct kv_err *err)
 {
     struct kv_buf sk = KV_BUF_INIT;
     struct storage_batch *b = storage_batch_new(db->st);
     db_subkey(db, key, m->version, field, &sk);
     storage_batch_put(b, KV_CF_SUBKEY, kv_buf_slice(&sk), value);
-    db_batch_put_meta(db, b, key, m);
+    if (new_field)
+        db_batch_put_meta(db, b, key, m);
     enum kv_code rc = db_write(db, b, &key, 1, err);
     storage_batch_free(b);
     kv_buf_deinit(&sk);
@@ -153,8 +155,12 @@ hash_set(struct db *db, struct kv_slice key, const struct kv_slice *fv, size_t n
             n_added++;
     }
     if (wrote) {
-        m.size += n_added;
-        db_batch_put_meta(db, b, key, &m);
+        /* New fields change the size (a new key always has some); new values of existing
+         * fields leave the metadata as it is. */
+        if (n_added > 0) {
+            m.size += n_added;
+            db_batch_put_meta(db, b, key, &m);
+        }
         rc = db_write(db, b, &key, 1, err);
     }
     if (rc == KV_OK)
@@ -229,10 +235,12 @@ hash_incrby(struct db *db, struct kv_slice key, struct kv_slice field, int64_t i
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, val = KV_BUF_INIT;
     struct meta m;
     int64_t old = 0;
+    bool new_field = true;
     enum kv_code rc = db_get_meta_for_write(db, key, META_HASH, &m, &raw, err);
     if (rc == KV_OK) {
         rc = read_field(db, key, &m, field, &sk, &val, err);
         if (rc == KV_OK) {
+            new_field = false;
             if (strconv_to_int64(val.ptr, val.len, &old) != KV_OK) {
                 rc = kv_err_set(err, KV_ERR_INVALID, "hash value is not an integer");
                 goto out;
@@ -255,7 +263,7 @@ hash_incrby(struct db *db, struct kv_slice key, struct kv_slice field, int64_t i
     int64_t sum = old + incr;
     char num[STRCONV_INT64_BUF];
     size_t len = strconv_from_int64(sum, num);
-    rc = write_field(db, key, &m, field, kv_slice_make(num, len), err);
+    rc = write_field(db, key, &m, new_field, field, kv_slice_make(num, len), err);
     if (rc == KV_OK)
         *result = sum;
 out:
@@ -275,11 +283,13 @@ hash_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice field, long
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, val = KV_BUF_INIT;
     struct meta m;
     long double old = 0;
+    bool new_field = true;
     char *num = NULL;
     enum kv_code rc = db_get_meta_for_write(db, key, META_HASH, &m, &raw, err);
     if (rc == KV_OK) {
         rc = read_field(db, key, &m, field, &sk, &val, err);
         if (rc == KV_OK) {
+            new_field = false;
             if (strconv_to_long_double(val.ptr, val.len, &old) != KV_OK) {
                 rc = kv_err_set(err, KV_ERR_INVALID, "hash value is not a float");
                 goto out;
@@ -301,7 +311,7 @@ hash_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice field, long
     }
     num = kv_malloc(STRCONV_LONG_DOUBLE_BUF);
     size_t len = strconv_from_long_double(sum, num);
-    rc = write_field(db, key, &m, field, kv_slice_make(num, len), err);
+    rc = write_field(db, key, &m, new_field, field, kv_slice_make(num, len), err);
     if (rc == KV_OK)
         kv_buf_set(out, num, len);
 out:

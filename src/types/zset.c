@@ -1236,8 +1236,12 @@ zset_add(struct db *db, struct kv_slice key, const double *scores, const struct 
             }
             batch_put_member(b, &z, p->member, p->cur, &scratch);
         }
-        z.m.size += r.added;
-        db_batch_put_meta(db, b, key, &z.m);
+        /* New members change the size (a new key always has some); new scores of existing
+         * members leave the metadata as it is. */
+        if (r.added > 0) {
+            z.m.size += r.added;
+            db_batch_put_meta(db, b, key, &z.m);
+        }
         rc = db_write(db, b, &key, 1, err);
     }
 done:

@@ -8,7 +8,10 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -17,6 +20,7 @@
 #include "slice_util.h"
 #include "storage/keys.h"
 #include "storage/storage.h"
+#include "storage/wal.h"
 #include "types/db.h"
 #include "types/keylock.h"
 
@@ -91,5 +95,35 @@ class StorageTest : public ::testing::Test {
     struct keylock_table *locks_ = nullptr;
     struct db db_ {};
 };
+
+// The records of the write batch at sequence seq, as "<kind> <cf>" strings (LogData: "log <blob>").
+inline std::vector<std::string>
+BatchRecords(struct storage *st, uint64_t seq)
+{
+    struct wal_iter *it = nullptr;
+    std::vector<std::string> out;
+    EXPECT_EQ(wal_iter_open(st, seq, &it, nullptr), KV_OK);
+    if (it == nullptr)
+        return out;
+    uint64_t first = 0;
+    uint32_t count = 0;
+    struct kv_slice rep;
+    EXPECT_EQ(wal_iter_batch(it, &first, &count, &rep, nullptr), KV_OK);
+    auto fn = [](void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+                 struct kv_slice value) {
+        (void)key;
+        auto *v = static_cast<std::vector<std::string> *>(arg);
+        if (kind == STORAGE_REC_LOG_DATA)
+            v->push_back("log " + std::string(value.ptr, value.len));
+        else
+            v->push_back(std::string(kind == STORAGE_REC_PUT ? "put " : "del ") + cf_name(cf));
+    };
+    EXPECT_EQ(storage_batch_foreach(rep, fn, &out, nullptr), KV_OK);
+    wal_iter_free(it);
+    // A LogData first (when the batch has one), then the records sorted by kind and cf.
+    bool log_first = !out.empty() && out[0].compare(0, 4, "log ") == 0;
+    std::sort(out.begin() + (log_first ? 1 : 0), out.end());
+    return out;
+}
 
 #endif

@@ -192,6 +192,37 @@ TEST_F(HashTest, LayoutOfMetadataAndFields)
     EXPECT_EQ(CountSubKeys("h", version), 2u);
 }
 
+// A write that adds fields writes them with the metadata (its size changes); new values of
+// existing fields leave the metadata as it is, as in Kvrocks (HSET, HINCRBY, HINCRBYFLOAT).
+TEST_F(HashTest, MetadataIsWrittenOnlyWhenTheSizeChanges)
+{
+    using V = std::vector<std::string>;
+    uint64_t seq = storage_latest_seq(st_) + 1;
+    ASSERT_EQ(HSet("h", {"a", "1", "b", "2"}), KV_OK);
+    EXPECT_EQ(BatchRecords(st_, seq), (V{"put default", "put default", "put metadata"}));
+    seq = storage_latest_seq(st_) + 1;
+    ASSERT_EQ(HSet("h", {"a", "3"}), KV_OK);
+    EXPECT_EQ(BatchRecords(st_, seq), (V{"put default"}));
+    seq = storage_latest_seq(st_) + 1;
+    int64_t r = 0;
+    ASSERT_EQ(hash_incrby(&db_, kv_slice_cstr("h"), kv_slice_cstr("a"), 2, &r, nullptr), KV_OK);
+    EXPECT_EQ(r, 5);
+    EXPECT_EQ(BatchRecords(st_, seq), (V{"put default"}));
+    seq = storage_latest_seq(st_) + 1;
+    ASSERT_EQ(hash_incrby(&db_, kv_slice_cstr("h"), kv_slice_cstr("n"), 2, &r, nullptr), KV_OK);
+    EXPECT_EQ(BatchRecords(st_, seq), (V{"put default", "put metadata"}));
+    seq = storage_latest_seq(st_) + 1;
+    struct kv_buf out = KV_BUF_INIT;
+    ASSERT_EQ(hash_incrbyfloat(&db_, kv_slice_cstr("h"), kv_slice_cstr("n"), 0.5, &out, nullptr),
+              KV_OK);
+    EXPECT_EQ(std::string(out.ptr, out.len), "2.5");
+    kv_buf_deinit(&out);
+    EXPECT_EQ(BatchRecords(st_, seq), (V{"put default"}));
+    EXPECT_EQ(HLen("h"), 3u);
+    EXPECT_EQ(All("h"),
+              (std::map<std::string, std::string>{{"a", "5"}, {"b", "2"}, {"n", "2.5"}}));
+}
+
 TEST_F(HashTest, SetGetCountsDuplicatesAndBinary)
 {
     uint64_t added = 0;
