@@ -6,10 +6,9 @@
 #ifndef KV_TESTS_UNIT_FIXTURE_H
 #define KV_TESTS_UNIT_FIXTURE_H
 
+#include <algorithm>
 #include <stdlib.h>
 #include <string.h>
-
-#include <algorithm>
 #include <string>
 #include <vector>
 

@@ -219,8 +219,7 @@ TEST_F(HashTest, MetadataIsWrittenOnlyWhenTheSizeChanges)
     kv_buf_deinit(&out);
     EXPECT_EQ(BatchRecords(st_, seq), (V{"put default"}));
     EXPECT_EQ(HLen("h"), 3u);
-    EXPECT_EQ(All("h"),
-              (std::map<std::string, std::string>{{"a", "5"}, {"b", "2"}, {"n", "2.5"}}));
+    EXPECT_EQ(All("h"), (std::map<std::string, std::string>{{"a", "5"}, {"b", "2"}, {"n", "2.5"}}));
 }
 
 TEST_F(HashTest, SetGetCountsDuplicatesAndBinary)

@@ -329,12 +329,12 @@ TEST_F(ZsetTest, OneBatchPerWriteWithLogData)
                                          "put zset_score", "put zset_score"}));
     seq = storage_latest_seq(st_) + 1;
     Add("z", {{"a", 3}});
-    EXPECT_EQ(BatchRecords(st_, seq), (V{"log 5", "del zset_score", "put default", "put zset_score"}));
+    EXPECT_EQ(BatchRecords(st_, seq),
+              (V{"log 5", "del zset_score", "put default", "put zset_score"}));
     seq = storage_latest_seq(st_) + 1;
     Add("z", {{"a", 4}, {"c", 5}});
-    EXPECT_EQ(BatchRecords(st_, seq),
-              (V{"log 5", "del zset_score", "put default", "put default", "put metadata",
-                 "put zset_score", "put zset_score"}));
+    EXPECT_EQ(BatchRecords(st_, seq), (V{"log 5", "del zset_score", "put default", "put default",
+                                         "put metadata", "put zset_score", "put zset_score"}));
     seq = storage_latest_seq(st_) + 1;
     struct kv_slice m = kv_slice_cstr("a");
     uint64_t removed = 0;
