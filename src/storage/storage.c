@@ -14,12 +14,12 @@
 
 #include <rocksdb/c.h>
 
-#include "common/dict.h"
 #include "common/endian.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "storage/compact_filter.h"
+#include "storage/stage_index.h"
 #include "storage/storage_int.h"
 
 /* Teardown order (storage_close): background work stopped, filters detached, CF handles, DB,
@@ -37,16 +37,18 @@ struct storage_batch {
 };
 
 /* Group commit: a thread's staged writes (storage.h, storage_stage_*), kept as one write batch
- * in RocksDB's wire format (each staged batch's records appended), with a hash index per column
- * family from key to its latest staged record, for the thread's point reads. `st` is set while
- * records are staged. */
+ * in RocksDB's wire format (each staged batch's records appended), with an index from column
+ * family and key to the key's latest staged record, for the thread's point reads and for
+ * leaving superseded records out of the commit. `st` is set while records are staged. */
 struct storage_stage {
     bool enabled;
-    bool failed;                     /* a commit failed since storage_stage_take_failure */
-    struct storage *st;              /* borrowed; non-NULL while records are staged */
-    struct kv_buf rep;               /* owned: header (filled at commit) then the records */
-    uint32_t count;                  /* records that consume a sequence number */
-    struct dict *index[KV_CF_COUNT]; /* owned: key -> stage_ref (NULL until first use) */
+    bool failed;              /* a commit failed since storage_stage_take_failure */
+    struct storage *st;       /* borrowed; non-NULL while records are staged */
+    struct kv_buf rep;        /* owned: header (filled at commit) then the records */
+    uint32_t count;           /* records that consume a sequence number */
+    uint32_t superseded;      /* records of a superseding column family a later record replaced */
+    struct stage_index index; /* owned: (cf, key) -> stage_ref of its latest record */
+    struct kv_buf compacted;  /* owned: scratch for the commit without superseded records */
     uint32_t records[KV_CF_COUNT];
 };
 
@@ -59,7 +61,8 @@ static _Thread_local struct storage_stage stage;
 #define STAGE_MAX_BATCH (64u << 20)
 
 /* An index value: where the latest staged value of a key is in stage.rep, or that its latest
- * staged record deletes it. Never 0 (values start after the batch header). */
+ * staged record deletes it (with the offset of that record's key, so each record has its own
+ * reference). Never 0 (keys and values start after the batch header). */
 #define STAGE_REF_DELETED (1ull << 63)
 static void *
 stage_ref(bool deleted, size_t off, size_t len)
@@ -396,9 +399,9 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
             struct kv_slice key, struct kv_buf *val, struct kv_err *err)
 {
     char *errptr = NULL;
-    if (snap == NULL && stage.st == st && stage.index[cf] != NULL) {
+    if (snap == NULL && stage.st == st) {
         /* This thread's staged writes first. */
-        uint64_t ref = (uint64_t)(uintptr_t)dict_get(stage.index[cf], key.ptr, key.len);
+        uint64_t ref = stage_index_get(&stage.index, stage.rep.ptr, cf, key);
         if (ref != 0) {
             count_add(&st->keys_read[cf], 1);
             kv_buf_clear(val);
@@ -698,6 +701,25 @@ struct stage_walk {
     size_t shift;     /* its records start at stage.rep offset base + WB_HEADER + shift */
 };
 
+/* Column families whose records a later record of the same key may replace within one commit
+ * (storage_stage_commit). Not pubsub and propagate, whose records are messages, each delivered
+ * on replicas however many share a key. */
+static bool
+supersedes(enum kv_cf cf)
+{
+    return cf == KV_CF_METADATA || cf == KV_CF_SUBKEY || cf == KV_CF_ZSET_SCORE;
+}
+
+/* The stage_ref naming one put or delete record: its value's offset and length in stage.rep, or
+ * for a delete, its key's offset. */
+static uint64_t
+record_ref(enum storage_record_kind kind, size_t key_off, size_t value_off, size_t value_len)
+{
+    if (kind == STORAGE_REC_DELETE)
+        return (uint64_t)(uintptr_t)stage_ref(true, key_off, 0);
+    return (uint64_t)(uintptr_t)stage_ref(false, value_off, value_len);
+}
+
 static void
 stage_index_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
                    struct kv_slice value)
@@ -705,12 +727,13 @@ stage_index_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, stru
     const struct stage_walk *w = arg;
     if (kind != STORAGE_REC_PUT && kind != STORAGE_REC_DELETE)
         return; /* log data; range deletes are never staged */
-    if (stage.index[cf] == NULL)
-        stage.index[cf] = dict_new(NULL, false);
-    size_t off = (size_t)(value.ptr - w->base) + w->shift;
-    dict_set(stage.index[cf], key.ptr, key.len,
-             stage_ref(kind == STORAGE_REC_DELETE, kind == STORAGE_REC_PUT ? off : 0,
-                       kind == STORAGE_REC_PUT ? value.len : 0));
+    /* Offsets of the same bytes in stage.rep, where the walked batch's records were appended. */
+    size_t key_off = (size_t)(key.ptr - w->base) + w->shift;
+    size_t value_off = kind == STORAGE_REC_PUT ? (size_t)(value.ptr - w->base) + w->shift : 0;
+    uint64_t old = stage_index_set(&stage.index, stage.rep.ptr, cf, key_off, key.len,
+                                   record_ref(kind, key_off, value_off, value.len));
+    if (old != 0 && supersedes(cf))
+        stage.superseded++;
 }
 
 /* Append b's records to this thread's stage (b was built for st and has no range delete). */
@@ -779,24 +802,74 @@ storage_stage_pending(void)
     return stage.st != NULL;
 }
 
+/* storage_batch_foreach callback of stage_compact: copy the record unless a later record of
+ * its key replaced it. Records are contiguous: each one starts where the one before ended. */
+struct stage_copy {
+    const char *next; /* where the next record starts in stage.rep */
+};
+
+static void
+copy_latest_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+                   struct kv_slice value)
+{
+    struct stage_copy *c = arg;
+    const char *start = c->next;
+    c->next = kind == STORAGE_REC_DELETE ? key.ptr + key.len : value.ptr + value.len;
+    if (kind != STORAGE_REC_LOG_DATA) {
+        if (supersedes(cf)) {
+            const char *base = stage.rep.ptr;
+            size_t key_off = (size_t)(key.ptr - base);
+            size_t value_off = kind == STORAGE_REC_PUT ? (size_t)(value.ptr - base) : 0;
+            if (stage_index_get(&stage.index, base, cf, key) !=
+                record_ref(kind, key_off, value_off, value.len))
+                return; /* superseded */
+        }
+        stage.count++;
+        stage.records[cf]++;
+    }
+    kv_buf_append(&stage.compacted, start, (size_t)(c->next - start));
+}
+
+/* stage.compacted = the stage without its superseded records: for each key of a superseding
+ * column family only its latest put or delete, which leaves every key as writing them all
+ * would (puts and deletes only: range deletes and merges are never staged). Log data stays
+ * where it was. Recounts stage.count and stage.records. */
+static void
+stage_compact(void)
+{
+    kv_buf_resize(&stage.compacted, WB_HEADER);
+    memset(stage.compacted.ptr, 0, WB_HEADER);    /* sequence: assigned by the write */
+    kv_put_u32le(stage.rep.ptr + 8, stage.count); /* what the walk checks */
+    stage.count = 0;
+    memset(stage.records, 0, sizeof stage.records);
+    struct stage_copy c = {.next = stage.rep.ptr + WB_HEADER};
+    enum kv_code rc = storage_batch_foreach(kv_buf_slice(&stage.rep), copy_latest_record, &c, NULL);
+    KV_ASSERT(rc == KV_OK); /* we built the records */
+    kv_put_u32le(stage.compacted.ptr + 8, stage.count);
+}
+
 enum kv_code
 storage_stage_commit(struct kv_err *err)
 {
     struct storage *st = stage.st;
     if (st == NULL)
         return KV_OK;
-    memset(stage.rep.ptr, 0, 8); /* sequence: assigned by the write */
-    kv_put_u32le(stage.rep.ptr + 8, stage.count);
-    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(stage.rep.ptr, stage.rep.len);
+    const struct kv_buf *out = &stage.rep;
+    if (stage.superseded > 0) {
+        stage_compact();
+        out = &stage.compacted;
+    } else {
+        memset(stage.rep.ptr, 0, 8); /* sequence: assigned by the write */
+        kv_put_u32le(stage.rep.ptr + 8, stage.count);
+    }
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(out->ptr, out->len);
     char *errptr = NULL;
     rocksdb_write(st->db, st->write_opts, wb, &errptr);
     rocksdb_writebatch_destroy(wb);
     kv_buf_resize(&stage.rep, WB_HEADER);
     stage.count = 0;
-    for (int i = 0; i < KV_CF_COUNT; i++) {
-        dict_free(stage.index[i]);
-        stage.index[i] = NULL;
-    }
+    stage.superseded = 0;
+    stage_index_clear(&stage.index);
     uint32_t records[KV_CF_COUNT];
     memcpy(records, stage.records, sizeof records);
     memset(stage.records, 0, sizeof stage.records);
@@ -840,6 +913,8 @@ storage_stage_thread_exit(void)
 {
     (void)storage_stage_commit(NULL);
     kv_buf_deinit(&stage.rep);
+    kv_buf_deinit(&stage.compacted);
+    stage_index_deinit(&stage.index);
     stage.enabled = false;
 }
 

@@ -18,6 +18,7 @@
 #include "fixture.h"
 #include "storage/cf.h"
 #include "storage/storage.h"
+#include "storage/wal.h"
 
 namespace {
 
@@ -848,14 +849,143 @@ TEST_F(StorageApiTest, StagedWritesAreReadByTheirThreadOnlyUntilCommitted)
     EXPECT_FALSE(storage_stage_pending());
     EXPECT_FALSE(storage_has_staged(st_));
     EXPECT_FALSE(storage_stage_take_failure());
-    // One batch with every record of both commands, in order.
-    EXPECT_EQ(storage_latest_seq(st_), seq + 5);
-    EXPECT_EQ(storage_keys_written(st_, KV_CF_METADATA), w_meta + 4);
+    // One batch with both commands' records in order, less the first put of "new", which the
+    // second replaced.
+    EXPECT_EQ(storage_latest_seq(st_), seq + 4);
+    EXPECT_EQ(storage_keys_written(st_, KV_CF_METADATA), w_meta + 3);
+    EXPECT_EQ(BatchRecords(st_, seq + 1),
+              (std::vector<std::string>{"log cmd 1", "del metadata", "log cmd 2", "put default",
+                                        "put metadata", "put metadata"}));
     EXPECT_EQ(other_thread_get("new"), "b");
     EXPECT_EQ(other_thread_get("old"), "2");
     EXPECT_EQ(other_thread_get("gone"), "<notfound>");
     storage_batch_free(b);
     EXPECT_TRUE(storage_stage_enable(false));
+}
+
+// The records of the batch at sequence seq in order, as "<kind> <cf> <key>[=<value>]" (LogData:
+// "log <blob>").
+static std::vector<std::string>
+BatchRecordsInOrder(struct storage *st, uint64_t seq)
+{
+    struct wal_iter *it = nullptr;
+    std::vector<std::string> out;
+    EXPECT_EQ(wal_iter_open(st, seq, &it, nullptr), KV_OK);
+    if (it == nullptr)
+        return out;
+    uint64_t first = 0;
+    uint32_t count = 0;
+    struct kv_slice rep;
+    EXPECT_EQ(wal_iter_batch(it, &first, &count, &rep, nullptr), KV_OK);
+    EXPECT_EQ(first, seq);
+    auto fn = [](void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+                 struct kv_slice value) {
+        auto *v = static_cast<std::vector<std::string> *>(arg);
+        std::string k(key.ptr == nullptr ? "" : key.ptr, key.len);
+        std::string val(value.ptr == nullptr ? "" : value.ptr, value.len);
+        if (kind == STORAGE_REC_LOG_DATA)
+            v->push_back("log " + val);
+        else if (kind == STORAGE_REC_PUT)
+            v->push_back(std::string("put ") + cf_name(cf) + " " + k + "=" + val);
+        else
+            v->push_back(std::string("del ") + cf_name(cf) + " " + k);
+    };
+    EXPECT_EQ(storage_batch_foreach(rep, fn, &out, nullptr), KV_OK);
+    wal_iter_free(it);
+    return out;
+}
+
+// Group commit writes each key of metadata, subkey and zset_score only once per commit, with
+// its latest record (put or delete); the records of pubsub and propagate are messages and all
+// stay; log data stays where it was.
+TEST_F(StorageApiTest, CommitLeavesOutSupersededRecords)
+{
+    Put(KV_CF_METADATA, "del-put", "old");
+    Put(KV_CF_METADATA, "put-del", "old");
+    uint64_t seq = storage_latest_seq(st_) + 1;
+    storage_stage_enable(true);
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_log_data(b, kv_slice_cstr("c1"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("m"), kv_slice_cstr("1"));
+    storage_batch_put(b, KV_CF_SUBKEY, kv_slice_cstr("m"), kv_slice_cstr("sub1"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("del-put"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("put-del"), kv_slice_cstr("new"));
+    storage_batch_put(b, KV_CF_PUBSUB, kv_slice_cstr("chan"), kv_slice_cstr("msg1"));
+    Write(b);
+    storage_batch_clear(b);
+    storage_batch_log_data(b, kv_slice_cstr("c2"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("m"), kv_slice_cstr("2"));
+    storage_batch_delete(b, KV_CF_ZSET_SCORE, kv_slice_cstr("s"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("del-put"), kv_slice_cstr("new"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("put-del"));
+    storage_batch_put(b, KV_CF_PUBSUB, kv_slice_cstr("chan"), kv_slice_cstr("msg2"));
+    Write(b);
+    storage_batch_clear(b);
+    storage_batch_log_data(b, kv_slice_cstr("c3"));
+    storage_batch_put(b, KV_CF_METADATA, kv_slice_cstr("m"), kv_slice_cstr("3"));
+    storage_batch_put(b, KV_CF_ZSET_SCORE, kv_slice_cstr("s"), kv_slice_cstr("z"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("never"));
+    storage_batch_delete(b, KV_CF_METADATA, kv_slice_cstr("never"));
+    Write(b);
+    storage_batch_free(b);
+    EXPECT_EQ(Get(KV_CF_METADATA, "m"), "3");
+    ASSERT_EQ(storage_stage_commit(nullptr), KV_OK);
+    storage_stage_enable(false);
+
+    EXPECT_EQ(BatchRecordsInOrder(st_, seq),
+              (std::vector<std::string>{
+                  "log c1", "put default m=sub1", "put pubsub chan=msg1", "log c2",
+                  "put metadata del-put=new", "del metadata put-del", "put pubsub chan=msg2",
+                  "log c3", "put metadata m=3", "put zset_score s=z", "del metadata never"}));
+    EXPECT_EQ(storage_latest_seq(st_), seq + 7);
+    EXPECT_EQ(Get(KV_CF_METADATA, "m"), "3");
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "m"), "sub1");
+    EXPECT_EQ(Get(KV_CF_METADATA, "del-put"), "new");
+    EXPECT_EQ(Get(KV_CF_METADATA, "put-del"), "<notfound>");
+    EXPECT_EQ(Get(KV_CF_ZSET_SCORE, "s"), "z");
+}
+
+// Many staged writes over few keys (the index grows and is cleared between commits): after each
+// commit the DB holds exactly what writing every record one by one would have left.
+TEST_F(StorageApiTest, CompactedCommitsMatchAModel)
+{
+    std::map<std::string, std::string> model; // "<cf>/<key>" -> value; absent: deleted
+    uint32_t rnd = 12345;
+    auto next = [&rnd] {
+        rnd = rnd * 1103515245u + 12345u;
+        return rnd >> 8;
+    };
+    const enum kv_cf cfs[] = {KV_CF_METADATA, KV_CF_SUBKEY, KV_CF_ZSET_SCORE};
+    storage_stage_enable(true);
+    for (int round = 0; round < 20; round++) {
+        int writes = 1 + (int)(next() % 3000);
+        for (int i = 0; i < writes; i++) {
+            enum kv_cf cf = cfs[next() % 3];
+            std::string key = "k" + std::to_string(next() % (round % 2 == 0 ? 20 : 5000));
+            std::string id = std::to_string((int)cf) + "/" + key;
+            if (next() % 4 == 0) {
+                Del(cf, key);
+                model.erase(id);
+            } else {
+                std::string v = "v" + std::to_string(next());
+                Put(cf, key, v);
+                model[id] = v;
+            }
+        }
+        ASSERT_EQ(storage_stage_commit(nullptr), KV_OK);
+        std::map<std::string, std::string> db;
+        for (enum kv_cf cf : cfs) {
+            struct storage_iter *it = storage_iter_new(st_, nullptr, cf, kNone, kNone);
+            for (storage_iter_seek_first(it); storage_iter_valid(it); storage_iter_next(it)) {
+                struct kv_slice k = storage_iter_key(it), v = storage_iter_value(it);
+                db[std::to_string((int)cf) + "/" + std::string(k.ptr, k.len)] =
+                    std::string(v.ptr, v.len);
+            }
+            storage_iter_free(it);
+        }
+        ASSERT_EQ(db, model) << "round " << round;
+    }
+    storage_stage_enable(false);
 }
 
 TEST_F(StorageApiTest, IteratorsSnapshotsAndUnstageableBatchesCommitTheStageFirst)
