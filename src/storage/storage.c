@@ -797,6 +797,12 @@ storage_stage_enable(bool on)
 }
 
 bool
+storage_stage_enabled(void)
+{
+    return stage.enabled;
+}
+
+bool
 storage_stage_pending(void)
 {
     return stage.st != NULL;

@@ -113,11 +113,16 @@ enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct k
  *     storage_write_raw. A stage past 1 MiB is committed at once, and a batch over 64 MiB is
  *     written directly.
  * Each command's records stay together in one batch, so a command is still atomic on disk and in
- * the replication stream; a batch may hold several commands.
+ * the replication stream; a batch may hold several commands. The commit leaves out every put or
+ * delete of the metadata, subkey and zset_score column families that a later record of the same
+ * key replaced (the DB ends the same; a hot key written by a whole round is written once); log
+ * data and the records of the other column families (pubsub messages) all stay.
  * A commit that fails is remembered until storage_stage_take_failure: the caller must then not
  * send what depended on the lost writes. */
 /* Enable (true) or disable staging on the calling thread; returns the previous setting. */
 bool storage_stage_enable(bool on);
+/* True while staging is enabled on the calling thread. */
+bool storage_stage_enabled(void);
 /* True while the calling thread has staged, uncommitted records. */
 bool storage_stage_pending(void);
 /* Write the calling thread's staged records (KV_OK when there are none). err may be NULL. */

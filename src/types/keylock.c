@@ -166,9 +166,12 @@ keylock_unlock(struct keylock_guard *g)
 {
     if (g->t == NULL)
         return;
-    if (storage_stage_pending()) {
+    if (storage_stage_pending() || storage_stage_enabled()) {
         /* The writes made under this guard are staged, not yet in the DB: whoever takes these
-         * keys next must wait for the commit (keylock_release_deferred). */
+         * keys next must wait for the commit (keylock_release_deferred). A staging thread keeps
+         * the stripes of commands that wrote nothing too, until its round ends: a hot key then
+         * changes hands once a round, not once a command (each hand-over is a futex wake-up and
+         * mostly a context switch). */
         for (size_t i = 0; i < g->n; i++)
             deferred_add(g->t, g->stripes[i]);
     } else {

@@ -4,11 +4,12 @@
  * hashes to one of KEYLOCK_STRIPES mutexes; a command locks all its keys' stripes in ascending
  * stripe order (duplicates once), so two commands never deadlock.
  *
- * Group commit (storage.h, storage_stage_*): a thread whose writes are staged keeps their
- * stripes locked after keylock_unlock, until it calls keylock_release_deferred after the commit;
- * its own later guards take such stripes over without waiting. Before it would wait for a stripe,
- * keylock_lock commits the thread's staged writes and releases its deferred stripes, so a thread
- * never waits while holding stripes for uncommitted writes.
+ * Group commit (storage.h, storage_stage_*): a thread whose writes are staged, or that has
+ * staging enabled (a worker in its round), keeps its guards' stripes locked after
+ * keylock_unlock, until it calls keylock_release_deferred after the commit (the worker's round
+ * end); its own later guards take such stripes over without waiting. Before it would wait for a
+ * stripe, keylock_lock commits the thread's staged writes and releases its deferred stripes, so a
+ * thread never waits while holding stripes for uncommitted writes.
  *
  * Threads: any. A guard is used by one thread and must be released by it.
  */
@@ -46,8 +47,8 @@ void keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_s
 /* Convenience for one key. */
 void keylock_lock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice key,
                    struct keylock_guard *g);
-/* Release what keylock_lock acquired; a zeroed guard is a no-op. With staged writes pending on
- * the calling thread the stripes stay locked until keylock_release_deferred. */
+/* Release what keylock_lock acquired; a zeroed guard is a no-op. With staged writes pending or
+ * staging enabled on the calling thread the stripes stay locked until keylock_release_deferred. */
 void keylock_unlock(struct keylock_guard *g);
 /* Unlock the stripes the calling thread kept for its staged writes (after committing them). */
 void keylock_release_deferred(void);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
-// keylock with group commit: a thread whose writes are staged keeps the stripes it wrote under
-// until it commits; it takes them over itself without waiting; and before it would wait for a
-// stripe held elsewhere it commits and releases them, so two such threads never deadlock.
+// keylock with group commit: a thread whose writes are staged, or whose staging is enabled,
+// keeps its stripes until it commits and releases them (a worker's round end); it takes them
+// over itself without waiting; and before it would wait for a stripe held elsewhere it commits
+// and releases them, so two such threads never deadlock.
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -52,7 +53,7 @@ class KeylockTest : public StorageTest {
     }
 };
 
-TEST_F(KeylockTest, UnlockReleasesAtOnceWithoutStagedWrites)
+TEST_F(KeylockTest, UnlockReleasesAtOnceWithoutStaging)
 {
     struct keylock_guard g;
     Lock("k", &g);
@@ -123,6 +124,32 @@ TEST_F(KeylockTest, AThreadAboutToWaitCommitsAndReleasesWhatItHoldsForStagedWrit
     keylock_unlock(&gb);
     b.join();
     EXPECT_TRUE(b_done.load());
+    EXPECT_TRUE(keylock_holds_deferred()); // "b", until the round ends
+    keylock_settle();
+    EXPECT_FALSE(keylock_holds_deferred());
+    storage_stage_enable(false);
+}
+
+// A staging thread (a worker in its round) keeps the stripes of commands that wrote nothing too:
+// a hot key changes threads once a round, not once a command. The round's end (keylock_settle)
+// releases them.
+TEST_F(KeylockTest, AStagingThreadKeepsStripesOfCommandsThatWroteNothingUntilItSettles)
+{
+    storage_stage_enable(true);
+    struct keylock_guard g;
+    Lock("k", &g);
+    keylock_unlock(&g);
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_TRUE(keylock_holds_deferred());
+    Lock("k", &g); // taken over without waiting
+    keylock_unlock(&g);
+
+    std::thread t;
+    std::atomic<bool> got{false};
+    EXPECT_FALSE(OtherLocksWithin("k", 100, &t, &got)) << "another thread took a held stripe";
+    keylock_settle();
+    t.join();
+    EXPECT_TRUE(got.load());
     EXPECT_FALSE(keylock_holds_deferred());
     storage_stage_enable(false);
 }
