@@ -277,3 +277,75 @@ def test_s19_expirations_deletes_and_flushall_replicate_without_divergence(maste
     wait_until(lambda: dbdigest(r)[2] == 0, timeout=5, msg="FLUSHALL reaches the replica")
     wait_consistent(m, r)
     assert dbdigest(m)[2] == 0
+
+
+def test_pipelined_writes_to_hot_keys_replicate_and_persist_exactly(master, replica_of):
+    """Group commit writes each metadata / field / member key once per commit, with its latest
+    record (storage.h): a pipeline that rewrites the same keys, deletes and recreates them
+    within one round, ends with the same contents on the master, on its replica and after the
+    master restarts, as a model of the commands one by one."""
+    m = master()
+    r = replica_of(m)
+    c = m.client()
+    rng = random.Random(42)
+    model_set, model_hash, model_list, model_zset = set(), {}, [], {}
+    for _ in range(20):
+        p = c.pipeline(transaction=False)
+        for _ in range(200):
+            op = rng.randrange(10)
+            member = "m%d" % rng.randrange(30)
+            if op == 0:
+                p.delete("hs", "hh", "hl", "hz")
+                model_set.clear()
+                model_hash.clear()
+                model_list.clear()
+                model_zset.clear()
+            elif op == 1:
+                p.sadd("hs", member)
+                model_set.add(member)
+            elif op == 2:
+                p.srem("hs", member)
+                model_set.discard(member)
+            elif op == 3:
+                value = str(rng.randrange(1000))
+                p.hset("hh", member, value)
+                model_hash[member] = value
+            elif op == 4:
+                p.hdel("hh", member)
+                model_hash.pop(member, None)
+            elif op == 5:
+                p.lpush("hl", member)
+                model_list.insert(0, member)
+            elif op == 6:
+                p.rpop("hl")
+                if model_list:
+                    model_list.pop()
+            elif op == 7:
+                score = rng.randrange(100)
+                p.zadd("hz", {member: score})
+                model_zset[member] = float(score)
+            elif op == 8:
+                p.zrem("hz", member)
+                model_zset.pop(member, None)
+            else:
+                p.zincrby("hz", 1, member)
+                model_zset[member] = model_zset.get(member, 0.0) + 1
+        p.execute()
+
+    def check(server):
+        k = server.client()
+        assert {x.decode() for x in k.smembers("hs")} == model_set
+        assert {f.decode(): v.decode() for f, v in k.hgetall("hh").items()} == model_hash
+        assert [x.decode() for x in k.lrange("hl", 0, -1)] == model_list
+        assert {x.decode(): s for x, s in k.zrange("hz", 0, -1, withscores=True)} == model_zset
+        assert k.scard("hs") == len(model_set) and k.hlen("hh") == len(model_hash)
+        assert k.llen("hl") == len(model_list) and k.zcard("hz") == len(model_zset)
+
+    check(m)
+    wait_consistent(m, r)
+    check(r)
+    m.stop()
+    m.start()
+    check(m)
+    wait_link(r, True, timeout=20)
+    wait_consistent(m, r)
