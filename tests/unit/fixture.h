@@ -95,9 +95,10 @@ class StorageTest : public ::testing::Test {
     struct db db_ {};
 };
 
-// The records of the write batch at sequence seq, as "<kind> <cf>" strings (LogData: "log <blob>").
+// The records of the write batch that starts at sequence seq, in order: "<kind> <cf>", or with
+// `keys` "put <cf> <key>=<value>" and "del <cf> <key>"; LogData as "log <blob>".
 inline std::vector<std::string>
-BatchRecords(struct storage *st, uint64_t seq)
+WalRecords(struct storage *st, uint64_t seq, bool keys)
 {
     struct wal_iter *it = nullptr;
     std::vector<std::string> out;
@@ -108,18 +109,35 @@ BatchRecords(struct storage *st, uint64_t seq)
     uint32_t count = 0;
     struct kv_slice rep;
     EXPECT_EQ(wal_iter_batch(it, &first, &count, &rep, nullptr), KV_OK);
+    EXPECT_EQ(first, seq);
+    struct walk {
+        std::vector<std::string> *out;
+        bool keys;
+    } w = {&out, keys};
     auto fn = [](void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
                  struct kv_slice value) {
-        (void)key;
-        auto *v = static_cast<std::vector<std::string> *>(arg);
+        auto *wk = static_cast<struct walk *>(arg);
+        std::string k(key.ptr == nullptr ? "" : key.ptr, key.len);
+        std::string v(value.ptr == nullptr ? "" : value.ptr, value.len);
         if (kind == STORAGE_REC_LOG_DATA)
-            v->push_back("log " + std::string(value.ptr, value.len));
+            wk->out->push_back("log " + v);
+        else if (kind == STORAGE_REC_PUT)
+            wk->out->push_back(std::string("put ") + cf_name(cf) +
+                               (wk->keys ? " " + k + "=" + v : ""));
         else
-            v->push_back(std::string(kind == STORAGE_REC_PUT ? "put " : "del ") + cf_name(cf));
+            wk->out->push_back(std::string("del ") + cf_name(cf) + (wk->keys ? " " + k : ""));
     };
-    EXPECT_EQ(storage_batch_foreach(rep, fn, &out, nullptr), KV_OK);
+    EXPECT_EQ(storage_batch_foreach(rep, fn, &w, nullptr), KV_OK);
     wal_iter_free(it);
-    // A LogData first (when the batch has one), then the records sorted by kind and cf.
+    return out;
+}
+
+// WalRecords without keys, a LogData first (when the batch has one), then the records sorted by
+// kind and cf.
+inline std::vector<std::string>
+BatchRecords(struct storage *st, uint64_t seq)
+{
+    std::vector<std::string> out = WalRecords(st, seq, false);
     bool log_first = !out.empty() && out[0].compare(0, 4, "log ") == 0;
     std::sort(out.begin() + (log_first ? 1 : 0), out.end());
     return out;

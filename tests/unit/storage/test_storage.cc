@@ -863,38 +863,6 @@ TEST_F(StorageApiTest, StagedWritesAreReadByTheirThreadOnlyUntilCommitted)
     EXPECT_TRUE(storage_stage_enable(false));
 }
 
-// The records of the batch at sequence seq in order, as "<kind> <cf> <key>[=<value>]" (LogData:
-// "log <blob>").
-static std::vector<std::string>
-BatchRecordsInOrder(struct storage *st, uint64_t seq)
-{
-    struct wal_iter *it = nullptr;
-    std::vector<std::string> out;
-    EXPECT_EQ(wal_iter_open(st, seq, &it, nullptr), KV_OK);
-    if (it == nullptr)
-        return out;
-    uint64_t first = 0;
-    uint32_t count = 0;
-    struct kv_slice rep;
-    EXPECT_EQ(wal_iter_batch(it, &first, &count, &rep, nullptr), KV_OK);
-    EXPECT_EQ(first, seq);
-    auto fn = [](void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
-                 struct kv_slice value) {
-        auto *v = static_cast<std::vector<std::string> *>(arg);
-        std::string k(key.ptr == nullptr ? "" : key.ptr, key.len);
-        std::string val(value.ptr == nullptr ? "" : value.ptr, value.len);
-        if (kind == STORAGE_REC_LOG_DATA)
-            v->push_back("log " + val);
-        else if (kind == STORAGE_REC_PUT)
-            v->push_back(std::string("put ") + cf_name(cf) + " " + k + "=" + val);
-        else
-            v->push_back(std::string("del ") + cf_name(cf) + " " + k);
-    };
-    EXPECT_EQ(storage_batch_foreach(rep, fn, &out, nullptr), KV_OK);
-    wal_iter_free(it);
-    return out;
-}
-
 // Group commit writes each key of metadata, subkey and zset_score only once per commit, with
 // its latest record (put or delete); the records of pubsub and propagate are messages and all
 // stay; log data stays where it was.
@@ -932,7 +900,7 @@ TEST_F(StorageApiTest, CommitLeavesOutSupersededRecords)
     ASSERT_EQ(storage_stage_commit(nullptr), KV_OK);
     storage_stage_enable(false);
 
-    EXPECT_EQ(BatchRecordsInOrder(st_, seq),
+    EXPECT_EQ(WalRecords(st_, seq, true),
               (std::vector<std::string>{
                   "log c1", "put default m=sub1", "put pubsub chan=msg1", "log c2",
                   "put metadata del-put=new", "del metadata put-del", "put pubsub chan=msg2",
