@@ -898,6 +898,8 @@ storage_stage_commit(struct kv_err *err)
     rocksdb_write(st->db, st->write_opts, wb, &errptr);
     rocksdb_writebatch_destroy(wb);
     kv_buf_resize(&stage.rep, WB_HEADER);
+    if (stage.compacted.cap > 2 * STAGE_MAX_BYTES)
+        kv_buf_deinit(&stage.compacted); /* a big batch's copy: not kept for every round */
     stage.count = 0;
     stage.superseded = 0;
     stage_index_clear(&stage.index);
