@@ -1,7 +1,20 @@
 # SPDX-License-Identifier: Apache-2.0
 # Finds Debian's librocksdb-dev (the C API header rocksdb/c.h) and defines RocksDB::rocksdb.
+#
+# KV_ROCKSDB_STATIC (default ON) links librocksdb.a, which librocksdb-dev ships, with the
+# compression libraries and gflags it needs (librocksdb-dev depends on their -dev packages).
+# Linked statically, RocksDB's thread-local variables (its perf context, touched on every
+# iterator step and point read) are reached without a __tls_get_addr call each, and its calls
+# into itself without the shared library's PLT.
+option(KV_ROCKSDB_STATIC "link RocksDB statically (librocksdb.a)" ON)
 find_path(RocksDB_INCLUDE_DIR rocksdb/c.h)
-find_library(RocksDB_LIBRARY NAMES rocksdb)
+if(KV_ROCKSDB_STATIC)
+  find_library(RocksDB_STATIC_LIBRARY NAMES librocksdb.a)
+  set(RocksDB_LIBRARY ${RocksDB_STATIC_LIBRARY})
+else()
+  find_library(RocksDB_SHARED_LIBRARY NAMES rocksdb)
+  set(RocksDB_LIBRARY ${RocksDB_SHARED_LIBRARY})
+endif()
 include(FindPackageHandleStandardArgs)
 find_package_handle_standard_args(RocksDB REQUIRED_VARS RocksDB_LIBRARY RocksDB_INCLUDE_DIR)
 if(RocksDB_FOUND AND NOT TARGET RocksDB::rocksdb)
@@ -9,4 +22,14 @@ if(RocksDB_FOUND AND NOT TARGET RocksDB::rocksdb)
   set_target_properties(RocksDB::rocksdb PROPERTIES
     IMPORTED_LOCATION ${RocksDB_LIBRARY}
     INTERFACE_INCLUDE_DIRECTORIES ${RocksDB_INCLUDE_DIR})
+  if(KV_ROCKSDB_STATIC)
+    set(_kv_rocksdb_deps)
+    foreach(_lib snappy z bz2 lz4 zstd gflags)
+      find_library(RocksDB_DEP_${_lib} NAMES ${_lib} REQUIRED)
+      list(APPEND _kv_rocksdb_deps ${RocksDB_DEP_${_lib}})
+    endforeach()
+    find_package(Threads REQUIRED)
+    set_target_properties(RocksDB::rocksdb PROPERTIES
+      INTERFACE_LINK_LIBRARIES "${_kv_rocksdb_deps};Threads::Threads;${CMAKE_DL_LIBS};stdc++")
+  endif()
 endif()
