@@ -452,6 +452,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
     }
     c->in.len += (size_t)n;
     c->in.ptr[c->in.len] = '\0';
+    c->w->reads++;
     atomic_fetch_add_explicit(&c->srv->stats.net_input_bytes, (uint64_t)n, memory_order_relaxed);
     atomic_store_explicit(&c->last_interaction_ms, clock_mono_ms(), memory_order_relaxed);
     process_input(c);

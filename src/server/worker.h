@@ -60,6 +60,7 @@ struct worker {
     /* Connections whose output waits for the worker's staged writes to be committed (group
      * commit, below): struct conn via conn->held. */
     struct dlist held_out;
+    uint64_t reads; /* reads that got client input (worker.c, poll_rounds); worker thread only */
 };
 
 /* Create a worker and its listening sockets on every address of `bind` at `port`. */

@@ -27,6 +27,15 @@ struct deferred {
 };
 
 static _Thread_local struct deferred deferred;
+static _Thread_local bool waited; /* keylock_take_waited */
+
+bool
+keylock_take_waited(void)
+{
+    bool w = waited;
+    waited = false;
+    return w;
+}
 
 static bool
 deferred_has(const struct keylock_table *t, uint32_t s)
@@ -172,6 +181,7 @@ keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice 
          * may be waiting for in turn. Commit them and release every deferred stripe this guard
          * has not taken over; the guard then holds only stripes below st, as the ascending
          * order requires. */
+        waited = true;
         keylock_settle();
         if (!yield_for(&t->mu[st]))
             pthread_mutex_lock(&t->mu[st]);

@@ -52,6 +52,8 @@ void keylock_lock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice 
 void keylock_unlock(struct keylock_guard *g);
 /* Unlock the stripes the calling thread kept for its staged writes (after committing them). */
 void keylock_release_deferred(void);
+/* Whether the calling thread found a stripe held by another thread since the last call. */
+bool keylock_take_waited(void);
 /* True while the calling thread keeps deferred stripes. */
 bool keylock_holds_deferred(void);
 /* Commit the calling thread's staged writes, then release its deferred stripes (what a thread

@@ -154,4 +154,37 @@ TEST_F(KeylockTest, AStagingThreadKeepsStripesOfCommandsThatWroteNothingUntilItS
     storage_stage_enable(false);
 }
 
+// keylock_take_waited tells a thread whether it found a stripe held by another since it last
+// asked (a worker then sleeps rather than polls: server/worker.c).
+TEST_F(KeylockTest, TakeWaitedReportsContentionOnce)
+{
+    (void)keylock_take_waited();
+    struct keylock_guard g;
+    Lock("k", &g);
+    keylock_unlock(&g);
+    EXPECT_FALSE(keylock_take_waited()); // free stripe: no wait
+
+    std::atomic<bool> holds{false}, release{false};
+    std::thread other([&] {
+        struct keylock_guard og;
+        Lock("k", &og);
+        holds.store(true);
+        while (!release.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        keylock_unlock(&og);
+    });
+    while (!holds.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::thread releaser([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        release.store(true);
+    });
+    Lock("k", &g); // held by `other` until the releaser lets it go
+    keylock_unlock(&g);
+    other.join();
+    releaser.join();
+    EXPECT_TRUE(keylock_take_waited());
+    EXPECT_FALSE(keylock_take_waited());
+}
+
 } // namespace
