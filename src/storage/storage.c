@@ -241,7 +241,8 @@ enable_auto_compactions(struct storage *st, struct kv_err *err)
 }
 
 /* Replace *opts with a copy that has the options of `spec` ("name=value;..." in RocksDB's
- * options-string syntax) set too. False (and *opts unchanged) when RocksDB refuses the string. */
+ * options-string syntax) set too. False (logged; *opts unchanged, so RocksDB's defaults stay)
+ * when RocksDB refuses the string. */
 static bool
 apply_options_string(rocksdb_options_t **opts, const char *spec)
 {
@@ -249,7 +250,7 @@ apply_options_string(rocksdb_options_t **opts, const char *spec)
     char *errptr = NULL;
     rocksdb_get_options_from_string(*opts, spec, updated, &errptr);
     if (errptr != NULL) {
-        LOG_WARN("storage: RocksDB refused options '%s': %s", spec, errptr);
+        LOG_WARN("storage: RocksDB refused options '%s' (its defaults stay): %s", spec, errptr);
         rocksdb_free(errptr);
         rocksdb_options_destroy(updated);
         return false;
@@ -314,9 +315,8 @@ storage_open(const struct config *cfg, const char *path, struct storage **out, s
      * futex sleeps and wake-ups instead: SET and INCR at -P 1 with 8 workers on 2 cores +10%,
      * -P 16 and 2 workers unchanged. The C API has no setter for these two. */
     rocksdb_options_set_enable_write_thread_adaptive_yield(st->db_opts, 1);
-    if (!apply_options_string(&st->db_opts,
-                              "write_thread_max_yield_usec=30;write_thread_slow_yield_usec=30"))
-        LOG_WARN("storage: cannot set the write group's yield phase; using RocksDB's defaults");
+    (void)apply_options_string(&st->db_opts,
+                               "write_thread_max_yield_usec=30;write_thread_slow_yield_usec=30");
     /* The group leader inserts the whole write group into the memtable, rather than every
      * writer inserting its own batch in parallel and then waiting for the others
      * (CompleteParallelMemTableWriter), which costs a futex wake-up per writer. With one batch
