@@ -17,6 +17,7 @@
 
 #include "common/clock.h"
 #include "common/crc32c.h"
+#include "common/dict.h"
 #include "common/dlist.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -80,6 +81,13 @@ struct repl_master {
 
     bool cp_exists;
     uint64_t cp_seq;
+    /* Bumped whenever the checkpoint is created or removed: a file job stores the checksum it
+     * computed only if the checkpoint it read is still the current one. */
+    uint64_t cp_gen;
+    /* File name -> struct file_crc of the current checkpoint's files, computed by the first
+     * job that sent each: replicas fetching the same checkpoint share them. Its files never
+     * change while it exists (hard links to immutable SST files, or copies made for it). */
+    struct dict *cp_crcs;
     int64_t cp_created_ms;     /* monotonic */
     int64_t cp_last_access_ms; /* monotonic */
 
@@ -109,6 +117,22 @@ on_write(void *arg)
     pthread_mutex_unlock(&rm->mu);
 }
 
+struct file_crc {
+    uint64_t size;
+    uint32_t crc;
+};
+
+/* Remove the checkpoint directory and forget its checksums. Under cp_mu. */
+static enum kv_code
+checkpoint_drop(struct repl_master *rm, struct kv_err *err)
+{
+    rm->cp_exists = false;
+    rm->cp_gen++;
+    dict_free(rm->cp_crcs);
+    rm->cp_crcs = dict_new(kv_free, false);
+    return checkpoint_remove_dir(rm->checkpoint_dir, err);
+}
+
 struct repl_master *
 repl_master_new(struct storage *st, const struct config *cfg, const char *dir)
 {
@@ -124,7 +148,7 @@ repl_master_new(struct storage *st, const struct config *cfg, const char *dir)
     dlist_init(&rm->jobs);
     /* A checkpoint left by an earlier process is stale: its sequence is unknown. */
     struct kv_err err;
-    if (checkpoint_remove_dir(rm->checkpoint_dir, &err) != KV_OK)
+    if (checkpoint_drop(rm, &err) != KV_OK)
         LOG_WARN("cannot remove old checkpoint: %s", err.msg);
     repl_master_listen(rm, st);
     return rm;
@@ -227,6 +251,7 @@ repl_master_free(struct repl_master *rm)
         storage_set_write_listener(rm->listened, NULL, NULL);
     struct kv_err err;
     checkpoint_remove_dir(rm->checkpoint_dir, &err);
+    dict_free(rm->cp_crcs);
     pthread_mutex_destroy(&rm->mu);
     pthread_mutex_destroy(&rm->cp_mu);
     kv_free(rm->dir);
@@ -256,9 +281,8 @@ repl_master_detach_storage(struct repl_master *rm, int64_t deadline_ms)
     if (stopped > 0)
         LOG_INFO("stopped %d replica feeder(s): the database is being replaced", stopped);
     pthread_mutex_lock(&rm->cp_mu);
-    rm->cp_exists = false;
     struct kv_err err;
-    if (checkpoint_remove_dir(rm->checkpoint_dir, &err) != KV_OK)
+    if (checkpoint_drop(rm, &err) != KV_OK)
         LOG_WARN("cannot remove the checkpoint: %s", err.msg);
     pthread_mutex_unlock(&rm->cp_mu);
     return left == 0 ? KV_OK : KV_ERR_TIMEOUT;
@@ -584,8 +608,7 @@ meta_main(struct kv_thread *self, void *arg)
         /* Another replica is still fetching the old checkpoint: don't pull it away. */
         rc = kv_err_set(&err, KV_ERR, "the current checkpoint is in use and too old");
     } else {
-        checkpoint_remove_dir(rm->checkpoint_dir, &err);
-        rm->cp_exists = false;
+        checkpoint_drop(rm, &err);
         /* Flush the memtables unless the live WAL is tiny. Kvrocks flushes only past
          * write_buffer_size, but a replica then replays the copied WAL when it opens the
          * checkpoint, and replaying is ~8x slower than the flush (1 GiB bench: 0.8 s for a
@@ -662,24 +685,39 @@ send_file(struct job *j, const char *name, struct kv_err *err)
         return kv_err_set(err, KV_ERR_INVALID, "bad file name '%s'", name);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", rm->checkpoint_dir, name);
+    /* Under cp_mu the directory holds the files of checkpoint generation gen. */
+    pthread_mutex_lock(&rm->cp_mu);
+    rm->cp_last_access_ms = clock_mono_ms();
+    uint64_t gen = rm->cp_gen;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return kv_err_set(err, KV_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
+    if (fd >= 0 && fstat(fd, &sb) != 0) {
         close(fd);
-        return kv_err_set(err, KV_ERR_IO, "%s: %s", path, strerror(errno));
+        fd = -1;
     }
+    int open_errno = errno;
+    bool known = false; /* the checksum is known from an earlier job */
+    uint32_t crc = 0;
+    if (fd >= 0 && j->with_crc) {
+        const struct file_crc *fc = dict_get(rm->cp_crcs, name, strlen(name));
+        if (fc != NULL && fc->size == (uint64_t)sb.st_size) {
+            known = true;
+            crc = fc->crc;
+        }
+    }
+    pthread_mutex_unlock(&rm->cp_mu);
+    if (fd < 0)
+        return kv_err_set(err, KV_ERR_IO, "%s: %s", path, strerror(open_errno));
     char head[64];
     int hn = snprintf(head, sizeof head, "%lld\r\n", (long long)sb.st_size);
     enum kv_code rc = send_all(j, head, (size_t)hn, err);
-    /* The bytes go out with sendfile (no copy through this thread); the checksum reads them
-     * through a read-only mapping of the same page-cache pages. Checkpoint files are immutable
-     * (hard links to SST files, or copies made for this checkpoint), so the mapping cannot
-     * shrink under us. */
+    /* The bytes go out with sendfile (no copy through this thread); the checksum, unless an
+     * earlier job sent this file of this checkpoint, reads them through a read-only mapping of
+     * the same page-cache pages. Checkpoint files are immutable (hard links to SST files, or
+     * copies made for this checkpoint), so the mapping cannot shrink under us. */
     uint64_t size = (uint64_t)sb.st_size;
     const uint8_t *map = NULL;
-    if (rc == KV_OK && j->with_crc && size > 0) {
+    if (rc == KV_OK && j->with_crc && !known && size > 0) {
         void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
         if (m == MAP_FAILED) {
             rc = kv_err_set(err, KV_ERR_IO, "mmap %s: %s", path, strerror(errno));
@@ -688,7 +726,6 @@ send_file(struct job *j, const char *name, struct kv_err *err)
             (void)madvise(m, (size_t)size, MADV_SEQUENTIAL);
         }
     }
-    uint32_t crc = 0;
     int64_t started = clock_mono_ms();
     uint64_t sent = 0;
     while (rc == KV_OK && sent < size) {
@@ -720,6 +757,16 @@ send_file(struct job *j, const char *name, struct kv_err *err)
     if (map != NULL)
         munmap((void *)map, (size_t)size);
     close(fd);
+    if (rc == KV_OK && j->with_crc && !known) {
+        struct file_crc *fc = kv_malloc(sizeof *fc);
+        *fc = (struct file_crc){.size = size, .crc = crc};
+        pthread_mutex_lock(&rm->cp_mu);
+        if (rm->cp_gen == gen)
+            dict_set(rm->cp_crcs, name, strlen(name), fc);
+        else
+            kv_free(fc);
+        pthread_mutex_unlock(&rm->cp_mu);
+    }
     if (rc == KV_OK && j->with_crc) {
         hn = snprintf(head, sizeof head, "%08x\r\n", crc);
         rc = send_all(j, head, (size_t)hn, err);
@@ -731,7 +778,6 @@ static void
 files_main(struct kv_thread *self, void *arg)
 {
     struct job *j = arg;
-    struct repl_master *rm = j->rm;
     j->stop_fd = kv_thread_stop_fd(self);
     struct kv_err err;
     kv_err_clear(&err);
@@ -740,9 +786,6 @@ files_main(struct kv_thread *self, void *arg)
     size_t count = 0;
     for (char *name = strtok_r(j->names, ",", &save); name != NULL;
          name = strtok_r(NULL, ",", &save)) {
-        pthread_mutex_lock(&rm->cp_mu);
-        rm->cp_last_access_ms = clock_mono_ms();
-        pthread_mutex_unlock(&rm->cp_mu);
         if (send_file(j, name, &err) != KV_OK) {
             LOG_WARN("full sync: stopped serving files: %s", err.msg);
             break;
@@ -833,8 +876,7 @@ repl_master_cron(struct repl_master *rm)
     if (rm->cp_exists && running_file_jobs(rm) == 0 &&
         clock_mono_ms() - rm->cp_last_access_ms > CHECKPOINT_IDLE_MS) {
         struct kv_err err;
-        if (checkpoint_remove_dir(rm->checkpoint_dir, &err) == KV_OK) {
-            rm->cp_exists = false;
+        if (checkpoint_drop(rm, &err) == KV_OK) {
             LOG_INFO("removed idle checkpoint %s", rm->checkpoint_dir);
         }
     }

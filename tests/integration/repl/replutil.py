@@ -26,6 +26,8 @@ replica holds exactly the master's keyspace at the master's offset.
     partly_fetched_files(r)  checkpoint files the replica is in the middle of fetching
     task_count(s)        threads of the server process (/proc/<pid>/task)
     thread_names(s, p)   names of the server's threads starting with p ("repl-": ours)
+    crc32c(data)         CRC-32C of bytes, as common/crc32c.h and the checksum line of
+                         _fetch_file
 """
 import os
 import socket
@@ -381,3 +383,29 @@ def refused_port():
 def bounded(seconds):
     """A wall-time bound for 'returns within N s' checks: scaled in sanitizer builds."""
     return scaled(seconds)
+
+
+# --- CRC32C (Castagnoli, reflected 0x82F63B78), as common/crc32c.h -----------------------------
+
+def _crc_table():
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc_table()
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    table = _CRC_TABLE
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+assert crc32c(b"123456789") == 0xE3069283  # the standard check value

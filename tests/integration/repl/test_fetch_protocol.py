@@ -18,8 +18,8 @@ import time
 import pytest
 
 from helpers.wait import wait_until
-from repl.replutil import (PURGE_WAL_CONFIG, UNSYNCED_MARK, bounded, config, dbdigest, fill_small,
-                           repl, slaveof, slaveof_no_one, wait_link, wait_log)
+from repl.replutil import (PURGE_WAL_CONFIG, UNSYNCED_MARK, bounded, config, crc32c, dbdigest,
+                           fill_small, repl, slaveof, slaveof_no_one, wait_link, wait_log)
 
 pytestmark = pytest.mark.repl
 
@@ -28,32 +28,6 @@ REFUSE_PSYNC = "-ERR sequence out of range, please use fullsync"
 RECV_POLL_S = 0.2  # how often a fake connection thread looks at the stop flag
 SEND_TIMEOUT_S = 10
 HEARTBEAT_S = 0.5  # well under the replica's receive timeout (2 s in REPL_CONFIG)
-
-
-# --- CRC32C (Castagnoli, reflected 0x82F63B78), as common/crc32c.h -----------------------------
-
-def _crc_table():
-    table = []
-    for i in range(256):
-        c = i
-        for _ in range(8):
-            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-        table.append(c)
-    return table
-
-
-_CRC_TABLE = _crc_table()
-
-
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    table = _CRC_TABLE
-    for b in data:
-        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-assert crc32c(b"123456789") == 0xE3069283  # the standard check value
 
 
 def right_crc(name, data):

@@ -10,6 +10,7 @@ fresh replica: sync_partial_err +1 (PSYNC 1 refused), sync_full +1 (the checkpoi
 sync_partial_ok +1 (the PSYNC from the checkpoint's sequence)."""
 import os
 import re
+import socket
 import threading
 
 import pytest
@@ -17,10 +18,10 @@ import redis
 
 from helpers.wait import wait_until
 from repl.replutil import (PURGE_WAL_CONFIG, STRETCH_CONFIG, Prober, Writer, bounded, config,
-                           counters, cpu_seconds, dbdigest, delta, fetched_files, fill_small,
-                           fill_values, log_count, purge_wal_and_restart, refused_port, repl,
-                           slaveof, slaveof_config, slaveof_no_one, wait_consistent, wait_link,
-                           wait_log, UNSYNCED_MARK)
+                           counters, crc32c, cpu_seconds, dbdigest, delta, fetched_files,
+                           fill_small, fill_values, log_count, offset, purge_wal_and_restart,
+                           refused_port, repl, slaveof, slaveof_config, slaveof_no_one,
+                           wait_consistent, wait_link, wait_log, UNSYNCED_MARK)
 
 pytestmark = pytest.mark.repl
 
@@ -279,6 +280,95 @@ def test_several_replicas_syncing_at_once_share_one_checkpoint(master, server_fa
         {"sync_full": 2, "sync_partial_ok": 2, "sync_partial_err": 2}
     assert log_count(m, "created checkpoint", since=mark) == 1
     assert log_count(m, "Using current existing checkpoint", since=mark) == 1
+
+
+class _RawLink:
+    """One connection speaking the master's file protocol directly (kvrocks-notes.md 3.5)."""
+
+    def __init__(self, server):
+        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        self.buf = b""
+
+    def send(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a.encode() if isinstance(a, str) else a
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.sock.sendall(out)
+
+    def _fill(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("closed by the master")
+        self.buf += chunk
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        head, self.buf = self.buf.split(b"\r\n", 1)
+        return head.decode()
+
+    def read(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+def _fetch_meta(server):
+    link = _RawLink(server)
+    try:
+        link.send("_fetch_meta")
+        return link.line().split(",")
+    finally:
+        link.close()
+
+
+def _fetch_all(server, names):
+    """{name: (bytes, checksum line)} of one _fetch_file of all names, with `capa crc32c`."""
+    link = _RawLink(server)
+    try:
+        link.send("REPLCONF", "capa", "crc32c")
+        assert link.line() == "+OK"
+        link.send("_fetch_file", ",".join(names))
+        out = {}
+        for name in names:
+            data = link.read(int(link.line()))
+            out[name] = (data, link.line())
+        return out
+    finally:
+        link.close()
+
+
+def test_master_sends_every_file_with_its_checksum_on_each_fetch_and_checkpoint(master):
+    # Replicas fetching one checkpoint share the checksums the first fetch computed; a new
+    # checkpoint has its own, also for its files whose names the old one had.
+    m = master(config({"rocksdb.write_buffer_size": 1}, PURGE_WAL_CONFIG))
+    fill_values(m, 20, 100_000, prefix="a:")
+    mark = m.log_mark()
+    names = _fetch_meta(m)
+    first = _fetch_all(m, names)
+    again = _fetch_all(m, list(reversed(names)))
+    for name in names:
+        data, crc = first[name]
+        assert crc == "%08x" % crc32c(data), name
+        assert again[name] == first[name], name
+    # Writes flushed and their WAL purged: the first checkpoint cannot be continued any more.
+    seq = offset(m)
+    fill_values(m, 40, 100_000, prefix="b:")
+    wait_until(lambda: int(repl(m)["oldest_wal_sequence"]) > seq + 1, timeout=20,
+               msg="the WAL after the first checkpoint purged")
+    names2 = _fetch_meta(m)
+    assert log_count(m, "created checkpoint", since=mark) == 2
+    second = _fetch_all(m, names2)
+    for name in names2:
+        data, crc = second[name]
+        assert crc == "%08x" % crc32c(data), name
+    changed = [n for n in names2 if n in first and first[n][0] != second[n][0]]
+    assert changed, "no file name of the first checkpoint came back with new contents"
 
 
 def test_loading_shows_during_the_db_swap(master, server_factory):
