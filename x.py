@@ -4,11 +4,13 @@
 
     ./x.py deps                     install missing Debian packages (apt-get, only when missing)
     ./x.py build [--debug] [--sanitize=address,undefined|thread]
+    ./x.py build --release          the optimised build in build-release/, with a release RocksDB
     ./x.py run [-c FILE]            build, then run build/kvrocks in the foreground
     ./x.py test [unit|integration] [-k EXPR] [--sanitize=...] [--slow]
     ./x.py check [format]           exits 1 when the tree is not clang-format clean
     ./x.py format                   reformat the tree in place
     ./x.py bench [--quick]          redis-benchmark against kvrocks and Debian's redis-server
+                                    (--debian-rocksdb: link Debian's librocksdb.a instead)
     ./x.py bench repl [--size N]    full sync, replica lag, write throughput with replicas
     ./x.py bench cluster            SETNODES latency, time to a new replica link
     ./x.py bench migrate            slot-migration throughput
@@ -18,6 +20,7 @@ any python3; pytest runs under Debian's /usr/bin/python3, where python3-pytest a
 live.
 """
 import argparse
+import glob
 import os
 import shutil
 import subprocess
@@ -31,6 +34,20 @@ BUILD_PACKAGES = [
 ]
 TEST_PACKAGES = ["python3", "python3-pytest", "python3-redis", "redis-tools", "redis-server"]
 CHECK_PACKAGES = ["clang-format"]
+# To build RocksDB from Debian's source package (release_rocksdb): dpkg-source unpacks it, the
+# compression libraries are those librocksdb-dev is built with.
+ROCKSDB_BUILD_PACKAGES = ["dpkg-dev", "libsnappy-dev", "liblz4-dev", "libzstd-dev", "zlib1g-dev",
+                          "libbz2-dev"]
+# Release mode defines NDEBUG; PORTABLE with FORCE_SSE42 runs on any x86-64 CPU with SSE 4.2
+# and computes the WAL's and the SST blocks' CRC32C with the crc32 instruction. Only the static
+# library is built.
+ROCKSDB_CMAKE_FLAGS = [
+    "-DCMAKE_BUILD_TYPE=Release", "-DPORTABLE=ON", "-DFORCE_SSE42=ON", "-DWITH_SNAPPY=ON",
+    "-DWITH_LZ4=ON", "-DWITH_ZSTD=ON", "-DWITH_ZLIB=ON", "-DWITH_BZ2=ON", "-DWITH_GFLAGS=OFF",
+    "-DWITH_LIBURING=OFF", "-DWITH_TESTS=OFF", "-DWITH_ALL_TESTS=OFF", "-DWITH_TOOLS=OFF",
+    "-DWITH_CORE_TOOLS=OFF", "-DWITH_BENCHMARK_TOOLS=OFF", "-DFAIL_ON_WARNINGS=OFF",
+    "-DROCKSDB_BUILD_SHARED=OFF",
+]
 SYSTEM_PYTHON = "/usr/bin/python3"
 
 
@@ -104,7 +121,10 @@ def cmd_deps(args):
 
 
 def cmd_build(args):
-    do_build(args)
+    if args.release:
+        build_release()
+    else:
+        do_build(args)
 
 
 def cmd_run(args):
@@ -196,22 +216,117 @@ def cmd_format(args):
     subprocess.run([cf, "-i"] + files, check=True)
 
 
-def build_release():
+def deb_src_lines():
+    """deb-src lines for the machine's own Debian repositories (its "deb" entries, in one-line
+    lists and deb822 .sources files alike)."""
+    out = []
+    for path in glob.glob("/etc/apt/sources.list") + sorted(
+            glob.glob("/etc/apt/sources.list.d/*.list")):
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("deb "):
+                    out.append("deb-src " + line[4:])
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path) as f:
+            stanzas = f.read().split("\n\n")
+        for stanza in stanzas:
+            fields = {}
+            for line in stanza.splitlines():
+                if line.startswith("#") or ":" not in line or line[:1].isspace():
+                    continue
+                k, v = line.split(":", 1)
+                fields[k.strip().lower()] = v.strip()
+            if "deb" not in fields.get("types", "").split() or \
+                    fields.get("enabled", "yes").lower() == "no":
+                continue
+            opts = f"[signed-by={fields['signed-by']}] " if "signed-by" in fields else ""
+            for uri in fields.get("uris", "").split():
+                for suite in fields.get("suites", "").split():
+                    out.append(f"deb-src {opts}{uri} {suite} {fields.get('components', '')}")
+    return out
+
+
+def release_rocksdb():
+    """librocksdb.a built in Release mode from Debian's source package of the installed
+    librocksdb-dev (same version, so the same rocksdb/c.h), in build-deps/; built once, reused
+    after. Debian builds its package without NDEBUG: every assert stays in, so its skiplist
+    compares keys three times per step, and its WAL checksum is the portable software CRC.
+    None, with a warning, when the source cannot be fetched or built."""
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "librocksdb-dev"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    version = r.stdout.strip()
+    if r.returncode != 0 or not version:
+        log("librocksdb-dev is not installed: no release RocksDB")
+        return None
+    base = os.path.join(ROOT, "build-deps", f"rocksdb-{version}")
+    lib = os.path.join(base, "lib", "librocksdb.a")
+    stamp = os.path.join(base, "lib", "flags")
+    want = " ".join(ROCKSDB_CMAKE_FLAGS)
+    if os.path.exists(lib) and os.path.exists(stamp) and open(stamp).read() == want:
+        return lib
+    ensure_packages(ROCKSDB_BUILD_PACKAGES)
+    log(f"building RocksDB {version} in Release mode from Debian's source package, once "
+        f"(about 15 minutes on 2 CPUs) into {base}")
+    apt_dir = os.path.join(base, "apt")
+    os.makedirs(os.path.join(apt_dir, "lists", "partial"), exist_ok=True)
+    os.makedirs(os.path.join(apt_dir, "cache", "archives", "partial"), exist_ok=True)
+    with open(os.path.join(apt_dir, "sources.list"), "w") as f:
+        f.write("\n".join(deb_src_lines()) + "\n")
+    # A private source list and package lists: the machine's apt configuration is left as is.
+    apt_opts = ["-o", f"Dir::Etc::sourcelist={apt_dir}/sources.list",
+                "-o", "Dir::Etc::sourceparts=-", "-o", f"Dir::State::Lists={apt_dir}/lists",
+                "-o", f"Dir::Cache={apt_dir}/cache"]
+    src_dir = os.path.join(base, "src")
+    shutil.rmtree(src_dir, ignore_errors=True)
+    os.makedirs(src_dir)
+    if run(["apt-get"] + apt_opts + ["update"]).returncode != 0 or \
+            run(["apt-get"] + apt_opts + ["source", f"rocksdb={version}"],
+                cwd=src_dir).returncode != 0:
+        log("cannot fetch Debian's rocksdb source package: using Debian's librocksdb.a")
+        return None
+    trees = [d for d in glob.glob(os.path.join(src_dir, "rocksdb-*")) if os.path.isdir(d)]
+    if len(trees) != 1:
+        log(f"unexpected contents of {src_dir}: using Debian's librocksdb.a")
+        return None
+    bdir = os.path.join(base, "build")
+    jobs = str(max(2, os.cpu_count() or 2))
+    if run(["cmake", "-S", trees[0], "-B", bdir] + ROCKSDB_CMAKE_FLAGS).returncode != 0 or \
+            run(["nice", "cmake", "--build", bdir, "--target", "rocksdb", "-j", jobs]
+                ).returncode != 0:
+        log("building RocksDB failed: using Debian's librocksdb.a")
+        return None
+    os.makedirs(os.path.dirname(lib), exist_ok=True)
+    shutil.copyfile(os.path.join(bdir, "librocksdb.a"), lib)
+    with open(stamp, "w") as f:
+        f.write(want)
+    return lib
+
+
+def build_release(debian_rocksdb=False):
     """The optimised build the benchmarks use, in its own directory (build-release/), without
-    the unit tests. Warnings are errors here too."""
+    the unit tests, linked with a release build of RocksDB (release_rocksdb) unless
+    debian_rocksdb. Warnings are errors here too. Returns (directory, RocksDB library used)."""
     ensure_packages(BUILD_PACKAGES)
     bdir = os.path.join(ROOT, "build-release")
+    lib = None if debian_rocksdb else release_rocksdb()
+    # -U drops a library chosen before, so that FindRocksDB looks for Debian's again.
+    pick = [f"-DRocksDB_STATIC_LIBRARY={lib}"] if lib else ["-URocksDB_STATIC_LIBRARY"]
     must(["cmake", "-S", ROOT, "-B", bdir, "-DCMAKE_BUILD_TYPE=Release",
-          "-DCMAKE_C_FLAGS=-g", "-DKV_BUILD_TESTS=OFF",
-          "-DKV_SANITIZE="])
+          "-DCMAKE_C_FLAGS=-g", "-DKV_BUILD_TESTS=OFF", "-DKV_ROCKSDB_STATIC=ON",
+          "-DKV_SANITIZE="] + pick)
     must(["cmake", "--build", bdir, "-j", "2"])
-    return bdir
+    used = lib or "Debian's librocksdb.a (built without NDEBUG)"
+    log(f"RocksDB: {used}")
+    return bdir, used
 
 
 def cmd_bench(args):
     ensure_packages(BUILD_PACKAGES + TEST_PACKAGES)
-    bdir = build_release()
     rest = list(args.rest)
+    debian_rocksdb = "--debian-rocksdb" in rest
+    rest = [a for a in rest if a != "--debian-rocksdb"]
+    bdir, rocksdb = build_release(debian_rocksdb)
     # ./x.py bench [repl|cluster|migrate] [options of that script]
     scripts = {"repl": ("bench_repl.py", "--kvrocks"), "cluster": ("bench_cluster.py", "--binary"),
                "migrate": ("bench_migrate.py", "--binary")}
@@ -221,7 +336,7 @@ def cmd_bench(args):
         rest = rest[1:]
     script = os.path.join(ROOT, "tests", "bench", script)
     cmd = [SYSTEM_PYTHON, script, bin_opt, os.path.join(bdir, "kvrocks")] + rest
-    r = run(cmd, cwd=ROOT)
+    r = run(cmd, cwd=ROOT, env=dict(os.environ, KVROCKS_ROCKSDB=rocksdb))
     sys.exit(r.returncode)
 
 
@@ -234,6 +349,8 @@ def main():
 
     b = sub.add_parser("build", help="configure and build")
     b.add_argument("--debug", action="store_true")
+    b.add_argument("--release", action="store_true",
+                   help="build-release/, linked with a release build of RocksDB")
     b.add_argument("--sanitize", default=None, help="address,undefined or thread")
     b.set_defaults(fn=cmd_build)
 

@@ -177,6 +177,7 @@ def main():
     print(f"requests={args.requests} (x2 when pipelined) clients={args.clients} datasize={args.datasize} "
           f"kvrocks workers={args.workers} blocking pair: {args.blocking_elements} elements, "
           f"4 BRPOP clients, 1 LPUSH client")
+    print(f"RocksDB: {benchlib.rocksdb_used()}")
     print(f"took {time.monotonic() - started:.0f}s; load average at the end "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     table = []

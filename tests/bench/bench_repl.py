@@ -303,6 +303,7 @@ def main():
           f"written in {load_s:.1f}s; checkpoint on disk {cp_bytes / (1 << 20):.0f} MiB")
     print(f"load: redis-benchmark SET -n {args.requests} -c {args.clients} -P {args.pipeline} "
           f"-d {args.datasize}; kvrocks workers={args.workers}")
+    print(f"RocksDB: {benchlib.rocksdb_used()}")
     print(f"took {time.monotonic() - started:.0f}s; load average at the end "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     print()

@@ -194,6 +194,11 @@ def info(port, section, timeout=10.0):
     return fields
 
 
+def rocksdb_used():
+    """The RocksDB library the kvrocks binary was linked with, as x.py bench reports it."""
+    return os.environ.get("KVROCKS_ROCKSDB", "unknown (not run through x.py bench)")
+
+
 def print_table(header, rows):
     """rows: lists of cells; the first column left-aligned, the others right-aligned."""
     widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
