@@ -13,6 +13,7 @@ import time
 import pytest
 
 from helpers.diff import ErrorReply, raw_connection, run_commands
+from helpers.rawresp import Resp3
 from helpers.server import parse_info
 from helpers.wait import wait_until
 
@@ -32,64 +33,6 @@ class Raw:
 
     def close(self):
         self.conn.disconnect()
-
-
-class Resp3:
-    """A raw socket that sends HELLO 3 and returns each reply as its exact bytes
-    (redis-py 4.3.4 cannot parse RESP3)."""
-
-    def __init__(self, server, timeout=10):
-        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
-        self.buf = b""
-        hello = self.call("HELLO", "3")
-        assert hello.startswith(b"%"), hello
-
-    def close(self):
-        self.sock.close()
-
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed")
-        self.buf += data
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        i = self.buf.index(b"\r\n")
-        line, self.buf = self.buf[:i], self.buf[i + 2:]
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def _read(self, out):
-        line = self._line()
-        out += line + b"\r\n"
-        kind, rest = line[:1], line[1:]
-        if kind in (b"$", b"=", b"!"):
-            n = int(rest)
-            if n >= 0:
-                out += self._exact(n + 2)
-        elif kind in (b"*", b"~", b">"):
-            for _ in range(max(int(rest), 0)):
-                self._read(out)
-        elif kind == b"%":
-            for _ in range(2 * int(rest)):
-                self._read(out)
-
-    def call(self, *args):
-        parts = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(parts))
-        out = bytearray()
-        self._read(out)
-        return bytes(out)
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ either far in the future or already past, and no command reads a TTL, so no repl
 timing. One stream runs in RESP2 (replies parsed), one in RESP3 (raw bytes compared).
 """
 import random
-import socket
 import time
 
 import pytest
 
 from helpers.diff import diff_replies, format_mismatches
+from helpers.rawresp import Resp3
 
 pytestmark = pytest.mark.needs_redis
 
@@ -210,63 +210,6 @@ def test_size_limits_match_redis(server_factory, redis_factory):
     ]
     mismatches = diff_replies(kv, ref, commands)
     assert not mismatches, format_mismatches(mismatches)
-
-
-class Resp3:
-    """A raw socket in RESP3 (HELLO 3) returning each reply as its exact bytes."""
-
-    def __init__(self, server, timeout=10):
-        self.sock = socket.create_connection((server.host, server.port), timeout=timeout)
-        self.buf = b""
-        hello = self.call("HELLO", "3")
-        assert hello.startswith(b"%"), hello
-
-    def close(self):
-        self.sock.close()
-
-    def _fill(self):
-        data = self.sock.recv(65536)
-        if not data:
-            raise ConnectionError("connection closed")
-        self.buf += data
-
-    def _line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        i = self.buf.index(b"\r\n")
-        line, self.buf = self.buf[:i], self.buf[i + 2:]
-        return line
-
-    def _exact(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def _read(self, out):
-        line = self._line()
-        out += line + b"\r\n"
-        kind, rest = line[:1], line[1:]
-        if kind in (b"$", b"=", b"!"):
-            n = int(rest)
-            if n >= 0:
-                out += self._exact(n + 2)
-        elif kind in (b"*", b"~", b">"):
-            for _ in range(max(int(rest), 0)):
-                self._read(out)
-        elif kind == b"%":
-            for _ in range(2 * int(rest)):
-                self._read(out)
-
-    def call(self, *args):
-        parts = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.sock.sendall(b"".join(parts))
-        out = bytearray()
-        self._read(out)
-        return bytes(out)
 
 
 def test_string_commands_match_redis_resp3(server_factory, redis_ref):

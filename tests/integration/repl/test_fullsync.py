@@ -10,12 +10,12 @@ fresh replica: sync_partial_err +1 (PSYNC 1 refused), sync_full +1 (the checkpoi
 sync_partial_ok +1 (the PSYNC from the checkpoint's sequence)."""
 import os
 import re
-import socket
 import threading
 
 import pytest
 import redis
 
+from helpers.rawresp import RawSocket
 from helpers.wait import wait_until
 from repl.replutil import (PURGE_WAL_CONFIG, STRETCH_CONFIG, Prober, Writer, bounded, config,
                            counters, crc32c, cpu_seconds, dbdigest, delta, fetched_files,
@@ -282,62 +282,27 @@ def test_several_replicas_syncing_at_once_share_one_checkpoint(master, server_fa
     assert log_count(m, "Using current existing checkpoint", since=mark) == 1
 
 
-class _RawLink:
-    """One connection speaking the master's file protocol directly (kvrocks-notes.md 3.5)."""
-
-    def __init__(self, server):
-        self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=30)
-        self.buf = b""
-
-    def send(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a.encode() if isinstance(a, str) else a
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.sock.sendall(out)
-
-    def _fill(self):
-        chunk = self.sock.recv(1 << 20)
-        if not chunk:
-            raise ConnectionError("closed by the master")
-        self.buf += chunk
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self._fill()
-        head, self.buf = self.buf.split(b"\r\n", 1)
-        return head.decode()
-
-    def read(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def close(self):
-        self.sock.close()
-
-
 def _fetch_meta(server):
-    link = _RawLink(server)
+    """The master's checkpoint file list (kvrocks-notes.md 3.5)."""
+    link = RawSocket(server, timeout=30)
     try:
         link.send("_fetch_meta")
-        return link.line().split(",")
+        return link.line().decode().split(",")
     finally:
         link.close()
 
 
 def _fetch_all(server, names):
     """{name: (bytes, checksum line)} of one _fetch_file of all names, with `capa crc32c`."""
-    link = _RawLink(server)
+    link = RawSocket(server, timeout=30)
     try:
         link.send("REPLCONF", "capa", "crc32c")
-        assert link.line() == "+OK"
+        assert link.line() == b"+OK"
         link.send("_fetch_file", ",".join(names))
         out = {}
         for name in names:
-            data = link.read(int(link.line()))
-            out[name] = (data, link.line())
+            data = link.exact(int(link.line()))
+            out[name] = (data, link.line().decode())
         return out
     finally:
         link.close()
