@@ -5,7 +5,8 @@
     ./x.py deps                     install missing Debian packages (apt-get, only when missing)
     ./x.py build [--debug] [--sanitize=address,undefined|thread]
     ./x.py build --release          the optimised build in build-release/, with a release RocksDB
-    ./x.py run [-c FILE]            build, then run build/kvrocks in the foreground
+    ./x.py run [-c FILE] [--release]  build, then run build/kvrocks (build-release/kvrocks) in
+                                    the foreground
     ./x.py test [unit|integration] [-k EXPR] [--sanitize=...] [--slow]
     ./x.py check [format]           exits 1 when the tree is not clang-format clean
     ./x.py format                   reformat the tree in place
@@ -130,7 +131,7 @@ def cmd_build(args):
 def cmd_run(args):
     args.debug = False
     args.sanitize = None
-    bdir = do_build(args)
+    bdir = build_release()[0] if args.release else do_build(args)
     conf = os.path.abspath(args.config) if args.config else os.path.join(ROOT, "kvrocks.conf")
     binary = os.path.join(bdir, "kvrocks")
     # Relative paths in the config (the sample's `dir ./data`) are relative to the repository.
@@ -356,6 +357,8 @@ def main():
 
     r = sub.add_parser("run", help="build and run the server in the foreground")
     r.add_argument("-c", "--config", default=None)
+    r.add_argument("--release", action="store_true",
+                   help="run build-release/kvrocks, linked with a release build of RocksDB")
     r.set_defaults(fn=cmd_run)
 
     t = sub.add_parser("test", help="build and run the tests")
