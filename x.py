@@ -268,7 +268,7 @@ def release_rocksdb():
         return lib
     ensure_packages(ROCKSDB_BUILD_PACKAGES)
     log(f"building RocksDB {version} in Release mode from Debian's source package, once "
-        f"(about 15 minutes on 2 CPUs) into {base}")
+        f"(about 7 minutes on 2 CPUs) into {base}")
     apt_dir = os.path.join(base, "apt")
     os.makedirs(os.path.join(apt_dir, "lists", "partial"), exist_ok=True)
     os.makedirs(os.path.join(apt_dir, "cache", "archives", "partial"), exist_ok=True)
