@@ -35,10 +35,10 @@ BUILD_PACKAGES = [
 ]
 TEST_PACKAGES = ["python3", "python3-pytest", "python3-redis", "redis-tools", "redis-server"]
 CHECK_PACKAGES = ["clang-format"]
-# To build RocksDB from Debian's source package (release_rocksdb): dpkg-source unpacks it, the
-# compression libraries are those librocksdb-dev is built with.
-ROCKSDB_BUILD_PACKAGES = ["dpkg-dev", "libsnappy-dev", "liblz4-dev", "libzstd-dev", "zlib1g-dev",
-                          "libbz2-dev"]
+# To build RocksDB from Debian's source package (release_rocksdb): dpkg-source unpacks it. The
+# compression libraries' -dev packages come with librocksdb-dev (BUILD_PACKAGES), which
+# depends on them.
+ROCKSDB_BUILD_PACKAGES = ["dpkg-dev"]
 # Release mode defines NDEBUG; PORTABLE with FORCE_SSE42 runs on any x86-64 CPU with SSE 4.2
 # and computes the WAL's and the SST blocks' CRC32C with the crc32 instruction. Only the static
 # library is built.
@@ -105,6 +105,10 @@ def build_dir_for(args):
     return os.path.join(ROOT, "build")
 
 
+def build_jobs():
+    return str(max(2, os.cpu_count() or 2))
+
+
 def do_build(args):
     ensure_packages(BUILD_PACKAGES)
     bdir = build_dir_for(args)
@@ -112,8 +116,7 @@ def do_build(args):
     cfg = ["cmake", "-S", ROOT, "-B", bdir, f"-DCMAKE_BUILD_TYPE={btype}",
            f"-DKV_SANITIZE={args.sanitize or ''}"]
     must(cfg)
-    jobs = str(max(2, os.cpu_count() or 2))
-    must(["cmake", "--build", bdir, "-j", jobs])
+    must(["cmake", "--build", bdir, "-j", build_jobs()])
     return bdir
 
 
@@ -264,8 +267,10 @@ def release_rocksdb():
     lib = os.path.join(base, "lib", "librocksdb.a")
     stamp = os.path.join(base, "lib", "flags")
     want = " ".join(ROCKSDB_CMAKE_FLAGS)
-    if os.path.exists(lib) and os.path.exists(stamp) and open(stamp).read() == want:
-        return lib
+    if os.path.exists(lib) and os.path.exists(stamp):
+        with open(stamp) as f:
+            if f.read() == want:
+                return lib
     ensure_packages(ROCKSDB_BUILD_PACKAGES)
     log(f"building RocksDB {version} in Release mode from Debian's source package, once "
         f"(about 7 minutes on 2 CPUs) into {base}")
@@ -291,9 +296,8 @@ def release_rocksdb():
         log(f"unexpected contents of {src_dir}: using Debian's librocksdb.a")
         return None
     bdir = os.path.join(base, "build")
-    jobs = str(max(2, os.cpu_count() or 2))
     if run(["cmake", "-S", trees[0], "-B", bdir] + ROCKSDB_CMAKE_FLAGS).returncode != 0 or \
-            run(["nice", "cmake", "--build", bdir, "--target", "rocksdb", "-j", jobs]
+            run(["nice", "cmake", "--build", bdir, "--target", "rocksdb", "-j", build_jobs()]
                 ).returncode != 0:
         log("building RocksDB failed: using Debian's librocksdb.a")
         return None

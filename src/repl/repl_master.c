@@ -690,12 +690,13 @@ send_file(struct job *j, const char *name, struct kv_err *err)
     rm->cp_last_access_ms = clock_mono_ms();
     uint64_t gen = rm->cp_gen;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int open_errno = errno;
     struct stat sb;
     if (fd >= 0 && fstat(fd, &sb) != 0) {
+        open_errno = errno;
         close(fd);
         fd = -1;
     }
-    int open_errno = errno;
     bool known = false; /* the checksum is known from an earlier job */
     uint32_t crc = 0;
     if (fd >= 0 && j->with_crc) {
