@@ -8,6 +8,7 @@ Redis 7.0's and is compared with redis-server.
 """
 import glob
 import os
+import re
 import socket
 
 import pytest
@@ -269,6 +270,16 @@ def newest_options_file(server):
     return max(files, key=lambda p: int(p.rsplit("-", 1)[1]))
 
 
+def cf_write_buffer_sizes(server):
+    """{column family name: write_buffer_size} from RocksDB's newest OPTIONS file."""
+    text = open(newest_options_file(server)).read()
+    sizes = {}
+    for section in text.split("[CFOptions ")[1:]:
+        name = section.split('"')[1]
+        sizes[name] = int(re.search(r"\bwrite_buffer_size=(\d+)", section).group(1))
+    return sizes
+
+
 def test_rocksdb_options_reach_rocksdb(server):
     """RocksDB writes a new OPTIONS file after every SetOptions: the change is live."""
     c = server.client()
@@ -279,9 +290,49 @@ def test_rocksdb_options_reach_rocksdb(server):
     sections = text.split("[CFOptions ")[1:]
     assert len(sections) == 7  # every column family
     for section in sections:
-        assert "write_buffer_size=%d" % (3 << 20) in section
         assert "level0_file_num_compaction_trigger=9" in section
         assert "compression_per_level=kNoCompression:kNoCompression:kZSTD" in section
+    # The zset score index's share: a sixteenth, at least 1 MiB (storage.c).
+    sizes = cf_write_buffer_sizes(server)
+    assert sizes.pop("zset_score") == 1 << 20
+    assert set(sizes.values()) == {3 << 20}
+    c.set("still", "works")
+    assert c.get("still") == b"works"
+
+
+def test_zset_score_index_gets_a_sixteenth_of_the_write_buffer(server_factory):
+    server = server_factory(config={"rocksdb.write_buffer_size": "64"})
+    sizes = cf_write_buffer_sizes(server)
+    assert sizes.pop("zset_score") == 4 << 20
+    assert len(sizes) == 6 and set(sizes.values()) == {64 << 20}
+    c = server.client()
+    assert c.config_set("rocksdb.write_buffer_size", 32) is True
+    sizes = cf_write_buffer_sizes(server)
+    assert sizes.pop("zset_score") == 2 << 20
+    assert set(sizes.values()) == {32 << 20}
+    # Below 16 MiB the index keeps 1 MiB; a value RocksDB cannot take changes nothing.
+    assert c.config_set("rocksdb.write_buffer_size", 1) is True
+    assert cf_write_buffer_sizes(server)["zset_score"] == 1 << 20
+    with pytest.raises(redis.ResponseError):
+        c.config_set("rocksdb.write_buffer_size", 0)
+    assert c.config_get("rocksdb.write_buffer_size") == {"rocksdb.write_buffer_size": "1"}
+    # Members moved several times: the index (2 MiB) flushes while the members' own column
+    # family (32 MiB) does not, and the flushes lose nothing.
+    assert c.config_set("rocksdb.write_buffer_size", 32) is True
+    for rnd in range(3):
+        pipe = c.pipeline(transaction=False)
+        for i in range(0, 20000, 500):
+            pipe.zadd("z", {f"m{j}": (j * 7 + rnd * 13) % 1000 for j in range(i, i + 500)})
+        pipe.execute()
+    wait_until(lambda: int(c.info("rocksdb")["sst_files_size[zset_score]"]) > 0, timeout=30,
+               msg="a flush of the zset score index")
+    assert int(c.info("rocksdb")["sst_files_size[default]"]) == 0
+    assert c.zcard("z") == 20000
+    got = c.zrange("z", 0, -1, withscores=True)
+    want = sorted(((f"m{j}".encode(), float((j * 7 + 26) % 1000)) for j in range(20000)),
+                  key=lambda t: (t[1], t[0]))
+    assert got == want
+    assert c.zrangebyscore("z", 500, 500) == sorted(m for m, sc in want if sc == 500)
     c.set("still", "works")
     assert c.get("still") == b"works"
 
