@@ -11,16 +11,18 @@ each, and prints a table of requests/s with the ratio kvrocks/redis:
 - the blocking pair: 4 redis-benchmark clients looping on BRPOP while one LPUSHes, all
   pipelined by -P; the figure is elements pushed and popped per second.
 
-Each row runs at every pipeline depth of --pipelines. Machines here are shared and noisy: only
+Each row runs at every pipeline depth of --pipelines, --repeat times on both servers (the table
+shows medians and the range of the per-run ratios). Machines here are shared and noisy: only
 the ratio measured in one run means anything, never the absolute numbers alone.
 
     ./x.py bench [--quick] [--tests set,get,...] [--extra zrange,brpop] [--requests N]
-                 [--clients C] [--pipelines 1,16] [--workers W]
+                 [--clients C] [--pipelines 1,16] [--workers W] [--repeat 3]
     ./x.py bench repl ...           replication figures: see bench_repl.py
 """
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -136,8 +138,14 @@ def main():
     ap.add_argument("--pipelines", default="1,16")
     ap.add_argument("--datasize", type=int, default=64)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=None,
+                    help="runs of each row on both servers, medians reported (3; 1 with --quick)")
     ap.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
     args = ap.parse_args()
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     if args.quick:
         args.requests = 10000
         args.blocking_elements = 2000
@@ -156,16 +164,21 @@ def main():
         for p in [int(x) for x in args.pipelines.split(",")]:
             for run in workloads(args):
                 # Both servers run each row back to back, so load from elsewhere on the machine
-                # hits both alike; alternate who goes first so neither always runs warmer.
-                if i % 2 == 0:
-                    r_rd = run(rd_port, p)
-                    r_kv = run(kv_port, p)
-                else:
-                    r_kv = run(kv_port, p)
-                    r_rd = run(rd_port, p)
-                i += 1
-                for name in r_rd:
-                    results.append((name, p, r_kv.get(name, 0.0), r_rd[name]))
+                # hits both alike; alternate who goes first so neither always runs warmer. The
+                # pair runs --repeat times: one pair's ratio swings by 20% on a shared machine.
+                pairs = {}
+                for _ in range(args.repeat):
+                    if i % 2 == 0:
+                        r_rd = run(rd_port, p)
+                        r_kv = run(kv_port, p)
+                    else:
+                        r_kv = run(kv_port, p)
+                        r_rd = run(rd_port, p)
+                    i += 1
+                    for name in r_rd:
+                        pairs.setdefault(name, []).append((r_kv.get(name, 0.0), r_rd[name]))
+                for name, runs in pairs.items():
+                    results.append((name, p, runs))
     finally:
         if kv is not None:
             benchlib.stop(kv)
@@ -180,11 +193,17 @@ def main():
     print(f"RocksDB: {benchlib.rocksdb_used()}")
     print(f"took {time.monotonic() - started:.0f}s; load average at the end "
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+    print(f"each row: {args.repeat} run(s) of both servers; rps are medians, ratio is the ratio "
+          f"of the medians, range the lowest and highest ratio of one pair of runs")
     table = []
-    for name, p, kv_rps, rd_rps in results:
+    for name, p, runs in results:
+        kv_rps = statistics.median(k for k, _ in runs)
+        rd_rps = statistics.median(r for _, r in runs)
         ratio = kv_rps / rd_rps if rd_rps else 0.0
-        table.append([name, p, f"{kv_rps:.0f}", f"{rd_rps:.0f}", f"{ratio:.2f}"])
-    benchlib.print_table(["test", "-P", "kvrocks rps", "redis rps", "ratio"], table)
+        each = [k / r for k, r in runs if r]
+        spread = f"{min(each):.2f}-{max(each):.2f}" if each else "-"
+        table.append([name, p, f"{kv_rps:.0f}", f"{rd_rps:.0f}", f"{ratio:.2f}", spread])
+    benchlib.print_table(["test", "-P", "kvrocks rps", "redis rps", "ratio", "range"], table)
     return 0
 
 
