@@ -58,5 +58,7 @@ cron_tick(struct cron *c)
     c->ticks++;
     sample_stats(c->srv, now);
     server_keyspace_cron(c->srv);
+    if (c->ticks % CRON_STORAGE_TICKS == 0)
+        server_storage_cron(c->srv);
     repl_ctl_cron(c->srv);
 }

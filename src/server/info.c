@@ -321,6 +321,8 @@ section_rocksdb(struct server *srv, struct kv_buf *out)
                 out, "%s[%s]:%llu\r\n", per_cf[j].field, cf_name((enum kv_cf)i),
                 (unsigned long long)storage_property_int(st, (enum kv_cf)i, per_cf[j].property));
         }
+        kv_buf_printf(out, "write_buffer_size[%s]:%llu\r\n", cf_name((enum kv_cf)i),
+                      (unsigned long long)storage_write_buffer_size(st, (enum kv_cf)i));
         kv_buf_printf(out, "keys_read[%s]:%llu\r\n", cf_name((enum kv_cf)i),
                       (unsigned long long)storage_keys_read(st, (enum kv_cf)i));
         kv_buf_printf(out, "keys_written[%s]:%llu\r\n", cf_name((enum kv_cf)i),

@@ -737,6 +737,18 @@ server_keyspace_cached(struct server *srv, const char *ns, struct keyspace_stats
 }
 
 void
+server_storage_cron(struct server *srv)
+{
+    if (atomic_load(&srv->loading) || atomic_load(&srv->shutting_down))
+        return;
+    if (pthread_rwlock_tryrdlock(&srv->lock) != 0)
+        return;
+    if (srv->st != NULL && !atomic_load(&srv->loading))
+        storage_tune_memtables(srv->st);
+    pthread_rwlock_unlock(&srv->lock);
+}
+
+void
 server_keyspace_cron(struct server *srv)
 {
     struct server_keyspace *ks = srv->keyspace;

@@ -236,6 +236,9 @@ void server_keyspace_cached(struct server *srv, const char *ns, struct keyspace_
 #define SERVER_KEYSPACE_REFRESH_S 10
 #define SERVER_KEYSPACE_AUTO_MAX_KEYS 1000000
 void server_keyspace_cron(struct server *srv);
+/* Cron: storage_tune_memtables on the DB in service (skipped while a swap holds the server
+ * lock, or while loading). */
+void server_storage_cron(struct server *srv);
 /* Stop the background scan (it reads the storage): whoever closes or swaps the DB calls this
  * first; server_stop_and_free does. Queued requests are dropped; later requests start a new
  * scan. KV_ERR_TIMEOUT when the thread did not end by deadline_ms (monotonic). Main thread. */

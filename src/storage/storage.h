@@ -211,6 +211,16 @@ uint64_t storage_sst_bytes(struct storage *st);
 enum kv_code storage_set_cf_option(struct storage *st, const char *name, const char *value,
                                    struct kv_err *err);
 
+/* Each column family's memtable size in bytes, as RocksDB uses it now. */
+uint64_t storage_write_buffer_size(struct storage *st, enum kv_cf cf);
+
+/* Cap the metadata memtable by entries as well as by bytes: size it for about 50k entries of
+ * the size its active memtable holds now, between 4 MiB and rocksdb.write_buffer_size, when
+ * that differs by 2x or more from its size now (storage.c explains why). Cheap when nothing
+ * changes: call it now and then (the server's cron) from one thread at a time, not alongside
+ * storage_set_cf_option. Logs each change. */
+void storage_tune_memtables(struct storage *st);
+
 /* Register fn(arg) to be called after every successful storage_write / storage_write_raw (any
  * thread). One listener; NULL clears. Set it before other threads write. fn must be cheap and
  * never block. */

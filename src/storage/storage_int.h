@@ -41,6 +41,10 @@ struct storage {
     /* The last write failed (a commit of staged writes or a direct write): writes go straight
      * to RocksDB, so each command gets the error in its reply, until one succeeds again. */
     atomic_bool write_failed;
+    /* rocksdb.write_buffer_size in bytes as last applied, and the metadata memtable's size now
+     * (storage_tune_memtables may set it below the former). */
+    atomic_uint_fast64_t write_buffer_limit;
+    atomic_uint_fast64_t meta_write_buffer;
 };
 
 #endif

@@ -337,6 +337,37 @@ def test_zset_score_index_gets_a_sixteenth_of_the_write_buffer(server_factory):
     assert c.get("still") == b"works"
 
 
+
+def test_metadata_memtable_is_sized_by_entries(server_factory):
+    """The metadata memtable holds about 50k entries, between 4 MiB and
+    rocksdb.write_buffer_size: small strings get a few MiB, large ones the configured size."""
+    server = server_factory(config={"rocksdb.write_buffer_size": "64"})
+    c = server.client()
+
+    def size():
+        return int(c.info("rocksdb")["write_buffer_size[metadata]"])
+
+    assert size() == 64 << 20
+    for i in range(0, 60000, 1000):
+        c.mset({f"small:{j}": f"v{j}" for j in range(i, i + 1000)})
+    wait_until(lambda: size() < 16 << 20, timeout=30, msg="a smaller metadata memtable")
+    assert size() >= 4 << 20
+    assert cf_write_buffer_sizes(server)["metadata"] == size()  # RocksDB uses it
+    assert cf_write_buffer_sizes(server)["default"] == 64 << 20
+    big = os.urandom(16384)
+    for i in range(0, 2000, 50):
+        c.mset({f"big:{j}": big for j in range(i, i + 50)})
+    wait_until(lambda: size() == 64 << 20, timeout=30, msg="the configured size again")
+    assert cf_write_buffer_sizes(server)["metadata"] == 64 << 20
+    # Nothing was lost on the way (each change switches and flushes memtables).
+    assert c.dbsize() == 62000
+    assert c.mget("small:0", "small:59999", "big:1999") == [b"v0", b"v59999", big]
+    # CONFIG SET sets the size again; tuning goes on from there.
+    assert c.config_set("rocksdb.write_buffer_size", 32) is True
+    assert size() == 32 << 20
+    assert cf_write_buffer_sizes(server)["metadata"] == 32 << 20
+
+
 # --------------------------------------------------------------------------------------
 # CONFIG REWRITE
 
