@@ -161,11 +161,9 @@ cf_write_buffer_size(enum kv_cf cf, uint64_t configured)
 static void
 set_cf_options(struct storage *st, rocksdb_options_t *o, const struct config *cfg, enum kv_cf cf)
 {
-    atomic_store(&st->write_buffer_limit, (uint64_t)cfg->rocksdb_write_buffer_size << 20);
-    atomic_store(&st->meta_write_buffer, (uint64_t)cfg->rocksdb_write_buffer_size << 20);
     rocksdb_options_set_block_based_table_factory(o, st->table_opts);
     rocksdb_options_set_write_buffer_size(
-        o, (size_t)cf_write_buffer_size(cf, (uint64_t)cfg->rocksdb_write_buffer_size << 20));
+        o, (size_t)cf_write_buffer_size(cf, atomic_load(&st->write_buffer_limit)));
     rocksdb_options_set_max_write_buffer_number(o, cfg->rocksdb_max_write_buffer_number);
     /* Merging two memtables per flush writes fewer, larger L0 files (Kvrocks does the same);
      * RocksDB lowers it to max_write_buffer_number - 1 when that is smaller. */
@@ -353,6 +351,9 @@ storage_open(const struct config *cfg, const char *path, struct storage **out, s
 
     const char *names[KV_CF_COUNT];
     const rocksdb_options_t *opts[KV_CF_COUNT];
+    /* The metadata memtable starts at the configured size; storage_tune_memtables adjusts it. */
+    atomic_store(&st->write_buffer_limit, (uint64_t)cfg->rocksdb_write_buffer_size << 20);
+    atomic_store(&st->meta_write_buffer, (uint64_t)cfg->rocksdb_write_buffer_size << 20);
     for (int i = 0; i < KV_CF_COUNT; i++) {
         st->cf_opts[i] = rocksdb_options_create_copy(st->db_opts);
         /* Table options and filters are per column family. */
