@@ -48,11 +48,17 @@ db_write(struct db *db, struct storage_batch *b, const struct kv_slice *touched,
     enum kv_code rc = storage_write(db->st, b, err);
     if (rc != KV_OK)
         return rc;
+    db_touch(db, touched, n);
+    return KV_OK;
+}
+
+void
+db_touch(struct db *db, const struct kv_slice *touched, size_t n)
+{
     if (db->hooks != NULL && db->hooks->touched != NULL) {
         for (size_t i = 0; i < n; i++)
             db->hooks->touched(db->hooks->arg, db->ns, touched[i]);
     }
-    return KV_OK;
 }
 
 void

@@ -67,6 +67,10 @@ void db_subkey_prefix(const struct db *db, struct kv_slice key, uint64_t version
 enum kv_code db_write(struct db *db, struct storage_batch *b, const struct kv_slice *touched,
                       size_t n, struct kv_err *err);
 
+/* Report `n` keys to the hooks as touched without writing: a command that Redis counts as a
+ * modification although it left the data as it was (HSET of a field's current value). */
+void db_touch(struct db *db, const struct kv_slice *touched, size_t n);
+
 /* Add to batch `b` the deletion of `key` (its metadata record; sub-keys become unreachable). */
 void db_batch_delete_key(struct db *db, struct storage_batch *b, struct kv_slice key);
 

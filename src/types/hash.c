@@ -121,7 +121,7 @@ hash_set(struct db *db, struct kv_slice key, const struct kv_slice *fv, size_t n
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
-    struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT;
+    struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, cur = KV_BUF_INIT;
     struct storage_batch *b = NULL;
     size_t nuniq = 0;
     size_t *uniq = NULL;
@@ -134,12 +134,12 @@ hash_set(struct db *db, struct kv_slice key, const struct kv_slice *fv, size_t n
     uniq = subkey_unique(fv, npairs, 2, &nuniq);
     b = storage_batch_new(db->st);
     uint64_t n_added = 0;
-    bool wrote = false;
+    bool wrote = false, same = false;
     for (size_t i = 0; i < nuniq; i++) {
         struct kv_slice field = fv[uniq[i]], value = fv[uniq[i] + 1];
         bool exists = false;
         if (!fresh) {
-            rc = read_field(db, key, &m, field, &sk, NULL, err);
+            rc = read_field(db, key, &m, field, &sk, &cur, err);
             if (rc == KV_OK)
                 exists = true;
             else if (rc != KV_NOTFOUND)
@@ -148,6 +148,12 @@ hash_set(struct db *db, struct kv_slice key, const struct kv_slice *fv, size_t n
         }
         if (exists && nx)
             continue;
+        /* A field that already has this value is left unwritten (as Kvrocks does): an HSET
+         * that repeats values writes nothing, yet counts as a change of the key below. */
+        if (exists && kv_slice_eq(kv_buf_slice(&cur), value)) {
+            same = true;
+            continue;
+        }
         db_subkey(db, key, m.version, field, &sk);
         storage_batch_put(b, KV_CF_SUBKEY, kv_buf_slice(&sk), value);
         wrote = true;
@@ -162,6 +168,9 @@ hash_set(struct db *db, struct kv_slice key, const struct kv_slice *fv, size_t n
             db_batch_put_meta(db, b, key, &m);
         }
         rc = db_write(db, b, &key, 1, err);
+    } else if (same) {
+        /* Redis's HSET signals the key even when no value changed: WATCH sees it. */
+        db_touch(db, &key, 1);
     }
     if (rc == KV_OK)
         *added = n_added;
@@ -171,6 +180,7 @@ out:
     kv_free(uniq);
     kv_buf_deinit(&raw);
     kv_buf_deinit(&sk);
+    kv_buf_deinit(&cur);
     return rc;
 }
 

@@ -102,6 +102,30 @@ def test_hsetnx_and_binary(conn):
     assert call(conn, "HLEN", "h") == 3
 
 
+def test_hset_of_the_current_value_writes_nothing_but_still_aborts_watch(server, conn):
+    assert call(conn, "HSET", "h", "f", "v", "g", "w") == 2
+    seq = server.info("keyspace")["sequence"]
+    assert call(conn, "HSET", "h", "f", "v") == 0
+    assert call(conn, "HMSET", "h", "f", "v", "g", "w") == b"OK"
+    assert server.info("keyspace")["sequence"] == seq  # no RocksDB write at all
+    # One changed value among unchanged ones is written, and only that one.
+    assert call(conn, "HSET", "h", "f", "v", "g", "w2") == 0
+    assert server.info("keyspace")["sequence"] == seq + 1
+    assert call(conn, "HGETALL", "h") == [b"f", b"v", b"g", b"w2"]
+    # Redis counts the HSET as a change of the key even when no value changed: WATCH aborts.
+    watcher = raw_connection(server)
+    try:
+        assert run_commands(watcher, [["WATCH", "h"]]) == [b"OK"]
+        assert call(conn, "HSET", "h", "f", "v") == 0
+        assert run_commands(watcher, [["MULTI"], ["PING"], ["EXEC"]])[2] is None
+        # HSETNX of an existing field is no change in Redis: it leaves WATCH alone.
+        assert run_commands(watcher, [["WATCH", "h"]]) == [b"OK"]
+        assert call(conn, "HSETNX", "h", "f", "v") == 0
+        assert run_commands(watcher, [["MULTI"], ["PING"], ["EXEC"]])[2] == [b"PONG"]
+    finally:
+        watcher.disconnect()
+
+
 def test_hdel_deletes_emptied_hash(conn):
     assert call(conn, "HSET", "h", "a", "1", "b", "2", "c", "3") == 3
     assert call(conn, "HDEL", "h", "a", "a", "zz") == 1
