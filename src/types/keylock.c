@@ -195,6 +195,24 @@ keylock_lock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice key,
     keylock_lock(t, ns, &key, 1, g);
 }
 
+bool
+keylock_trylock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice key,
+                 struct keylock_guard *g)
+{
+    uint32_t st = stripe_of(ns, key);
+    if (deferred_has(t, st)) {
+        deferred_clear(st);
+    } else if (pthread_mutex_trylock(&t->mu[st]) != 0) {
+        memset(g, 0, sizeof *g);
+        return false;
+    }
+    g->t = t;
+    g->stripes = g->inline_stripes;
+    g->stripes[0] = st;
+    g->n = 1;
+    return true;
+}
+
 void
 keylock_unlock(struct keylock_guard *g)
 {

@@ -47,6 +47,10 @@ void keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_s
 /* Convenience for one key. */
 void keylock_lock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice key,
                    struct keylock_guard *g);
+/* Lock one key's stripe only if that needs no wait (it is free, or this thread holds it for its
+ * staged writes): true with *g holding it, false with *g zeroed and nothing held. */
+bool keylock_trylock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice key,
+                      struct keylock_guard *g);
 /* Release what keylock_lock acquired; a zeroed guard is a no-op. With staged writes pending or
  * staging enabled on the calling thread the stripes stay locked until keylock_release_deferred. */
 void keylock_unlock(struct keylock_guard *g);

@@ -300,7 +300,14 @@ set_add(struct db *db, struct kv_slice key, const struct kv_slice *members, size
         uint64_t *added, struct kv_err *err)
 {
     struct keylock_guard g;
-    keylock_lock1(db->locks, db->ns, key, &g);
+    if (!keylock_trylock1(db->locks, db->ns, key, &g)) {
+        /* Another worker has the key (a hot key): members already there need no lock. */
+        if (subkey_unchanged_unlocked(db, key, META_SET, members, n, 1, false)) {
+            *added = 0;
+            return KV_OK;
+        }
+        keylock_lock1(db->locks, db->ns, key, &g);
+    }
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, scratch = KV_BUF_INIT;
     struct storage_batch *b = NULL;
     size_t nuniq = 0;

@@ -565,3 +565,29 @@ subkey_key_sample(struct db *db, struct kv_slice key, enum meta_type type, uint6
     kv_buf_deinit(&raw);
     return rc;
 }
+
+bool
+subkey_unchanged_unlocked(struct db *db, struct kv_slice key, enum meta_type type,
+                          const struct kv_slice *items, size_t n, size_t stride, bool values)
+{
+    if (n == 0 || n > SUBKEY_UNLOCKED_MAX)
+        return false;
+    struct kv_buf before = KV_BUF_INIT, after = KV_BUF_INIT, sk = KV_BUF_INIT, val = KV_BUF_INIT;
+    struct kv_err err; /* what went wrong does not matter: the locked path says it */
+    kv_err_clear(&err);
+    struct meta m, m2;
+    bool same = db_get_meta(db, key, type, &m, &before, &err) == KV_OK;
+    for (size_t i = 0; same && i < n; i++) {
+        db_subkey(db, key, m.version, items[i * stride], &sk);
+        same =
+            storage_get(db->st, db->snap, KV_CF_SUBKEY, kv_buf_slice(&sk), &val, &err) == KV_OK &&
+            (!values || kv_slice_eq(kv_buf_slice(&val), items[i * stride + 1]));
+    }
+    same = same && db_get_meta(db, key, type, &m2, &after, &err) == KV_OK &&
+           kv_slice_eq(kv_buf_slice(&before), kv_buf_slice(&after));
+    kv_buf_deinit(&before);
+    kv_buf_deinit(&after);
+    kv_buf_deinit(&sk);
+    kv_buf_deinit(&val);
+    return same;
+}

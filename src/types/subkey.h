@@ -162,6 +162,20 @@ enum kv_code subkey_key_sample(struct db *db, struct kv_slice key, enum meta_typ
  * each (HSET f 1 f 2 sets 2), sorted by member bytes; *nuniq receives its length. */
 size_t *subkey_unique(const struct kv_slice *items, size_t n, size_t stride, size_t *nuniq);
 
+/* For a writer that finds its key's lock held by another thread (a hot key): whether the command
+ * would change nothing, found without the lock. True when the live key of type `type` has every
+ * sub-key items[0], items[stride], ... (n of them, as subkey_unique) and, with `values`, each
+ * with the value that follows it (a field given twice must have both of its values). The metadata
+ * is read before and after the sub-keys: the same record both times means that version was live
+ * throughout (a deleted or expired version never comes back), so each sub-key found was in the key
+ * when it was read, and the command can take effect at that moment without writing. False on
+ * anything else (absent key, other type, a sub-key missing or different, a change in between, an
+ * error, more than SUBKEY_UNLOCKED_MAX items): the caller then takes the lock and runs as usual,
+ * which gives any error its reply. */
+#define SUBKEY_UNLOCKED_MAX 16
+bool subkey_unchanged_unlocked(struct db *db, struct kv_slice key, enum meta_type type,
+                               const struct kv_slice *items, size_t n, size_t stride, bool values);
+
 /* A uniformly distributed number in [0, n) (n > 0) from a per-thread generator; not for
  * cryptography. */
 uint64_t subkey_random_below(uint64_t n);

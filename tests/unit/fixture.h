@@ -7,9 +7,12 @@
 #define KV_TESTS_UNIT_FIXTURE_H
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <stdlib.h>
 #include <string.h>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -93,6 +96,48 @@ class StorageTest : public ::testing::Test {
     struct storage *st_ = nullptr;
     struct keylock_table *locks_ = nullptr;
     struct db db_ {};
+};
+
+// Another thread holds a key's lock (as a worker does for its round on a hot key) until
+// Release(), or for at most 3 s, so that a test whose code waits for the lock fails instead of
+// hanging: StillHeld() tells whether that has happened.
+class HeldKey {
+  public:
+    HeldKey(struct keylock_table *locks, struct kv_slice ns, const std::string &key)
+    {
+        t_ = std::thread([this, locks, ns, key] {
+            struct keylock_guard g;
+            keylock_lock1(locks, ns, kv_slice_make(key.data(), key.size()), &g);
+            locked_.store(true);
+            auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+            while (!release_.load() && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            timed_out_.store(!release_.load());
+            keylock_unlock(&g);
+        });
+        while (!locked_.load())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ~HeldKey()
+    {
+        Release();
+    }
+    bool
+    StillHeld() const
+    {
+        return !timed_out_.load() && !release_.load();
+    }
+    void
+    Release()
+    {
+        release_.store(true);
+        if (t_.joinable())
+            t_.join();
+    }
+
+  private:
+    std::thread t_;
+    std::atomic<bool> locked_{false}, release_{false}, timed_out_{false};
 };
 
 // The records of the write batch that starts at sequence seq, in order: "<kind> <cf>", or with

@@ -6,6 +6,7 @@
 // sampling (exact and by descent), a 100k-field hash whose sub-keys are reclaimed by compaction
 // after DEL, atomicity under concurrent writers, and legacy metadata records.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -753,6 +754,52 @@ TEST(SubkeyUnique, KeepsLastOccurrenceInByteOrder)
     idx = subkey_unique(items.data(), 0, 1, &n);
     EXPECT_EQ(n, 0u);
     kv_free(idx);
+}
+
+struct Touches {
+    std::vector<std::string> keys;
+};
+
+void
+count_touch(void *arg, struct kv_slice ns, struct kv_slice key)
+{
+    (void)ns;
+    static_cast<Touches *>(arg)->keys.emplace_back(key.ptr, key.len);
+}
+
+TEST_F(HashTest, HsetOfCurrentValuesDoesNotWaitForAKeyLockHeldElsewhere)
+{
+    ASSERT_EQ(HSet("h", {"f", "1", "g", "2"}), KV_OK);
+    Touches touches;
+    struct db_hooks hooks = {count_touch, &touches};
+    db_.hooks = &hooks;
+    {
+        HeldKey held(locks_, db_.ns, "h");
+        uint64_t added = 9;
+        // The values they already have: at once, and still a change of the key (WATCH).
+        ASSERT_EQ(HSet("h", {"g", "2", "f", "1"}, &added), KV_OK);
+        EXPECT_EQ(added, 0u);
+        EXPECT_EQ(touches.keys, (std::vector<std::string>{"h"}));
+        // HSETNX of existing fields: at once, and no change.
+        ASSERT_EQ(HSet("h", {"f", "other"}, &added, true), KV_OK);
+        EXPECT_EQ(added, 0u);
+        EXPECT_EQ(touches.keys.size(), 1u);
+        ASSERT_TRUE(held.StillHeld()) << "HSET of current values waited for the key lock";
+        // A new value (here a field given twice, the last value new) waits for the lock.
+        std::atomic<bool> done{false};
+        std::thread writer([&] {
+            EXPECT_EQ(HSet("h", {"f", "1", "f", "3"}), KV_OK);
+            done.store(true);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_FALSE(done.load()) << "HSET of a new value did not wait for the key lock";
+        held.Release();
+        writer.join();
+    }
+    EXPECT_EQ(HGet("h", "f"), "3");
+    EXPECT_EQ(HGet("h", "g"), "2");
+    EXPECT_EQ(touches.keys, (std::vector<std::string>{"h", "h"}));
+    db_.hooks = nullptr;
 }
 
 TEST(SubkeyRandom, BelowIsInRangeAndCoversIt)

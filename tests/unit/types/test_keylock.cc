@@ -187,4 +187,32 @@ TEST_F(KeylockTest, TakeWaitedReportsContentionOnce)
     EXPECT_FALSE(keylock_take_waited());
 }
 
+TEST_F(KeylockTest, TrylockTakesAFreeOrOwnDeferredStripeAndNeverWaits)
+{
+    struct keylock_guard g;
+    ASSERT_TRUE(keylock_trylock1(locks_, ns_, S("k"), &g));
+    keylock_unlock(&g);
+    {
+        HeldKey held(locks_, ns_, "k");
+        EXPECT_FALSE(keylock_trylock1(locks_, ns_, S("k"), &g));
+        EXPECT_TRUE(held.StillHeld());
+        keylock_unlock(&g); // a zeroed guard: nothing to release
+    }
+    // A stripe this thread keeps for its staged writes is taken over.
+    storage_stage_enable(true);
+    Lock("k", &g);
+    Stage("k");
+    keylock_unlock(&g);
+    ASSERT_TRUE(keylock_holds_deferred());
+    ASSERT_TRUE(keylock_trylock1(locks_, ns_, S("k"), &g));
+    keylock_unlock(&g);
+    keylock_settle();
+    EXPECT_FALSE(keylock_holds_deferred());
+    storage_stage_enable(false);
+    std::thread t;
+    std::atomic<bool> got{false};
+    EXPECT_TRUE(OtherLocksWithin("k", 5000, &t, &got));
+    t.join();
+}
+
 } // namespace

@@ -5,6 +5,7 @@
 // and their STORE forms (one batch, destination of any type replaced or deleted), a 100k-member
 // set (sampling by descent, scan, O(1) DEL, compaction), and atomicity under concurrent writers.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -625,6 +626,67 @@ TEST_F(SetTest, WritesReportTouchedKeys)
     Pop("d", 1);
     EXPECT_EQ(log.keys, (std::vector<std::string>{"a", "a", "b", "d", "d"}));
     db_.hooks = nullptr;
+}
+
+TEST_F(SetTest, SaddOfPresentMembersDoesNotWaitForAKeyLockHeldElsewhere)
+{
+    SAdd("k", {"a", "b", "c"});
+    HeldKey held(locks_, db_.ns, "k");
+    // Members all there: answered at once, without the lock.
+    EXPECT_EQ(SAdd("k", {"a", "c", "a"}), 0u);
+    ASSERT_TRUE(held.StillHeld()) << "SADD of present members waited for the key lock";
+    // A new member needs the lock: this SADD waits for the holder.
+    std::atomic<bool> done{false};
+    uint64_t added = 999;
+    std::vector<std::string> members = {"a", "new"};
+    std::thread adder([&] {
+        auto s = Slices(members);
+        EXPECT_EQ(set_add(&db_, S("k"), s.data(), s.size(), &added, nullptr), KV_OK);
+        done.store(true);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(done.load()) << "SADD of a new member did not wait for the key lock";
+    held.Release();
+    adder.join();
+    EXPECT_EQ(added, 1u);
+    EXPECT_EQ(SMembers("k"), (Members{"a", "b", "c", "new"}));
+}
+
+TEST_F(SetTest, UnlockedCheckFindsOnlyLiveKeysOfTheTypeWithEveryMember)
+{
+    auto check = [this](const std::string &key, const std::vector<std::string> &members) {
+        auto s = Slices(members);
+        return subkey_unchanged_unlocked(&db_, S(key), META_SET, s.data(), s.size(), 1, false);
+    };
+    SAdd("k", {"a", "b"});
+    EXPECT_TRUE(check("k", {"a"}));
+    EXPECT_TRUE(check("k", {"b", "a", "b"}));
+    EXPECT_FALSE(check("k", {"a", "zz"}));
+    EXPECT_FALSE(check("nokey", {"a"}));
+    EXPECT_FALSE(check("k", {}));
+    SetString("str", "a");
+    EXPECT_FALSE(check("str", {"a"})); // the locked path gives WRONGTYPE
+    std::vector<std::string> many;
+    for (int i = 0; i <= SUBKEY_UNLOCKED_MAX; i++) {
+        many.push_back("m" + std::to_string(i));
+        SAdd("k", {many.back()});
+    }
+    EXPECT_FALSE(check("k", many)); // more than SUBKEY_UNLOCKED_MAX: always locked
+    many.pop_back();
+    EXPECT_TRUE(check("k", many));
+    // An expired key's members (still in the DB until compaction) are not members.
+    bool changed = false;
+    ASSERT_EQ(db_expire(&db_, S("k"), clock_now_ms() + 50, 0, &changed, nullptr), KV_OK);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(check("k", {"a"}));
+    // Nor are those of a deleted and re-created key's old version.
+    SAdd("r", {"a", "b"});
+    int64_t n = 0;
+    struct kv_slice key = S("r");
+    ASSERT_EQ(db_delete(&db_, &key, 1, &n, nullptr), KV_OK);
+    SAdd("r", {"b"});
+    EXPECT_FALSE(check("r", {"a"}));
+    EXPECT_TRUE(check("r", {"b"}));
 }
 
 } // namespace
