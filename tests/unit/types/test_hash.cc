@@ -663,7 +663,7 @@ record_touch(void *arg, struct kv_slice ns, struct kv_slice key)
     static_cast<TouchLog *>(arg)->keys.emplace_back(key.ptr, key.len);
 }
 
-TEST_F(HashTest, WritesReportTouchedKeysOnlyWhenTheyWrite)
+TEST_F(HashTest, WritesReportTouchedKeysOnlyWhenTheyChangeSomething)
 {
     TouchLog log;
     struct db_hooks hooks = {record_touch, &log};
@@ -678,6 +678,13 @@ TEST_F(HashTest, WritesReportTouchedKeysOnlyWhenTheyWrite)
               KV_ERR_INVALID);
     ASSERT_EQ(HDel("h", {"a"}, &n), KV_OK);
     EXPECT_EQ(log.keys, (std::vector<std::string>{"h", "h", "h"}));
+    // HSET of a field's current value writes nothing but still reports the key (Redis signals
+    // it: WATCH aborts).
+    uint64_t seq = storage_latest_seq(st_);
+    ASSERT_EQ(HSet("h", {"s", "x"}, &n), KV_OK);
+    EXPECT_EQ(n, 0u);
+    EXPECT_EQ(storage_latest_seq(st_), seq);
+    EXPECT_EQ(log.keys, (std::vector<std::string>{"h", "h", "h", "h"}));
     db_.hooks = nullptr;
 }
 
@@ -756,22 +763,11 @@ TEST(SubkeyUnique, KeepsLastOccurrenceInByteOrder)
     kv_free(idx);
 }
 
-struct Touches {
-    std::vector<std::string> keys;
-};
-
-void
-count_touch(void *arg, struct kv_slice ns, struct kv_slice key)
-{
-    (void)ns;
-    static_cast<Touches *>(arg)->keys.emplace_back(key.ptr, key.len);
-}
-
 TEST_F(HashTest, HsetOfCurrentValuesDoesNotWaitForAKeyLockHeldElsewhere)
 {
     ASSERT_EQ(HSet("h", {"f", "1", "g", "2"}), KV_OK);
-    Touches touches;
-    struct db_hooks hooks = {count_touch, &touches};
+    TouchLog touches;
+    struct db_hooks hooks = {record_touch, &touches};
     db_.hooks = &hooks;
     {
         HeldKey held(locks_, db_.ns, "h");
