@@ -136,23 +136,26 @@ compression_of(int c)
     }
 }
 
-/* The zset score index's memtable is a sixteenth of rocksdb.write_buffer_size (at least 1 MiB, at
- * most the whole). The index is never point-read: its memtable only takes inserts (two a ZADD
- * that moves a member: the old score's delete and the new score) and range scans, and a
- * skiplist insert costs a search whose cache misses grow with the memtable. On one hot zset
- * (redis-benchmark ZADD, 100k random members, 8 workers on 2 cores) 4 MiB instead of 64 MiB
- * took ZADD from 0.56 to 0.60 of redis-server's rate at -P 1 and from 0.20 to 0.32 at -P 16,
- * at the cost of more, smaller flushes of that column family (and ZRANGE -10% in the benchmark,
- * whose zset no longer stays whole in the memtable). The metadata column family is sized by
- * entries (storage_tune_memtables). The sub-key one keeps the configured size: it is point-read
- * on every write, and in a smaller memtable more of those reads go to SST files (a fixed 16 or
- * 4 MiB cost LPOP at -P 16 20% to 35%). */
+/* The zset score index's memtable is a sixty-fourth of rocksdb.write_buffer_size (at least 1 MiB,
+ * at most the whole): 1 MiB with the default 64 MiB. The index is never point-read: its
+ * memtable only takes inserts (two a ZADD that moves a member: the old score's delete and the
+ * new score) and range scans, and a skiplist insert costs a search whose cache misses grow
+ * with the memtable; in the profile of ZADD on one hot zset (redis-benchmark, 100k random
+ * members, 8 workers on 2 cores) an insert into this 4 MiB memtable cost as much as one into
+ * the 64 MiB sub-key memtable. Measured against redis-server in the same runs: 64 MiB -> 4 MiB
+ * took ZADD from 0.56 to 0.60 of its rate at -P 1 and from 0.20 to 0.32 at -P 16; 4 MiB -> 1 MiB
+ * from 0.71-0.73 to 0.74-0.79 at -P 1 and from 0.28-0.31 to 0.33-0.35 at -P 16 (two A/B runs),
+ * with ZRANGE of 100 members unchanged within the noise. The price: more, smaller flushes of
+ * this column family. The metadata column family is sized by entries
+ * (storage_tune_memtables). The sub-key one keeps the configured size: it is point-read on
+ * every write, and in a smaller memtable more of those reads go to SST files (a fixed 16 or
+ * 4 MiB cost LPOP at -P 16 20% to 35%; 8 MiB left ZADD 0.92-0.94x). */
 static uint64_t
 cf_write_buffer_size(enum kv_cf cf, uint64_t configured)
 {
     if (cf != KV_CF_ZSET_SCORE)
         return configured;
-    uint64_t size = configured / 16;
+    uint64_t size = configured / 64;
     if (size < (1u << 20))
         size = configured < (1u << 20) ? configured : (1u << 20);
     return size;
