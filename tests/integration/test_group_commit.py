@@ -96,6 +96,46 @@ def test_concurrent_read_modify_writes_on_other_workers_lose_no_update(server_fa
     assert c.zscore("z", "m") == total
 
 
+def test_no_change_writes_on_a_hot_key_never_hide_a_change(server_factory):
+    """SADD of present members and HSET of current values answer without the key lock while
+    another worker holds it (README, "Write path"). Clients on several workers each own one
+    field and one member of a hot hash and set and keep changing them, pipelined, between
+    no-change writes of their own and of shared ones: each reads back its own last change, and
+    the counts stay exact."""
+    srv = server_factory(workers=4)
+    rounds, depth = 100, 8
+
+    def worker(i):
+        c = client(srv)
+        f, m = f"f{i}", f"m{i}"
+        for r in range(rounds):
+            p = c.pipeline(transaction=False)
+            for d in range(depth):
+                v = f"{r}:{d}"
+                p.hset("h", "shared", "same")  # no change after the first
+                p.sadd("s", "shared")
+                p.hset("h", f, v)  # a change
+                p.hset("h", f, v)  # the same value again: no change
+                p.hget("h", f)
+                p.srem("s", m)
+                p.sadd("s", m)  # a change
+                p.sadd("s", m)  # no change
+                p.sismember("s", m)
+            out = p.execute()
+            for d in range(depth):
+                o = out[9 * d:9 * (d + 1)]
+                assert o[3] == 0 and o[4] == f"{r}:{d}".encode(), (i, r, d, o)
+                assert o[6] == 1 and o[7] == 0 and o[8] == 1, (i, r, d, o)
+
+    run_threads([lambda i=i: worker(i) for i in range(N_THREADS)])
+    c = client(srv)
+    assert c.hlen("h") == N_THREADS + 1
+    assert c.hgetall("h") == dict([(b"shared", b"same")] + [
+        (f"f{i}".encode(), f"{rounds - 1}:{depth - 1}".encode()) for i in range(N_THREADS)])
+    assert c.smembers("s") == {b"shared"} | {f"m{i}".encode() for i in range(N_THREADS)}
+    assert c.scard("s") == N_THREADS + 1
+
+
 @pytest.mark.timeout(180)
 def test_cross_key_commands_in_opposite_orders_do_not_deadlock(server_factory):
     srv = server_factory(workers=4)
