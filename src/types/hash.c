@@ -120,16 +120,13 @@ hash_set(struct db *db, struct kv_slice key, const struct kv_slice *fv, size_t n
          uint64_t *added, struct kv_err *err)
 {
     struct keylock_guard g;
-    if (!keylock_trylock1(db->locks, db->ns, key, &g)) {
-        /* Another worker has the key (a hot key): fields that already have their values (or,
-         * for HSETNX, that exist) need no lock; such an HSET still counts as a change. */
-        if (subkey_unchanged_unlocked(db, key, META_HASH, fv, npairs, 2, !nx)) {
-            if (!nx)
-                db_touch(db, &key, 1);
-            *added = 0;
-            return KV_OK;
-        }
-        keylock_lock1(db->locks, db->ns, key, &g);
+    if (subkey_lock_unless_unchanged(db, key, META_HASH, fv, npairs, 2, !nx, &g)) {
+        /* Every field already has its value (HSETNX: exists). Such an HSET still counts as a
+         * change of the key, as below. */
+        if (!nx)
+            db_touch(db, &key, 1);
+        *added = 0;
+        return KV_OK;
     }
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, cur = KV_BUF_INIT;
     struct storage_batch *b = NULL;

@@ -300,13 +300,9 @@ set_add(struct db *db, struct kv_slice key, const struct kv_slice *members, size
         uint64_t *added, struct kv_err *err)
 {
     struct keylock_guard g;
-    if (!keylock_trylock1(db->locks, db->ns, key, &g)) {
-        /* Another worker has the key (a hot key): members already there need no lock. */
-        if (subkey_unchanged_unlocked(db, key, META_SET, members, n, 1, false)) {
-            *added = 0;
-            return KV_OK;
-        }
-        keylock_lock1(db->locks, db->ns, key, &g);
+    if (subkey_lock_unless_unchanged(db, key, META_SET, members, n, 1, false, &g)) {
+        *added = 0; /* every member already there */
+        return KV_OK;
     }
     struct kv_buf raw = KV_BUF_INIT, sk = KV_BUF_INIT, scratch = KV_BUF_INIT;
     struct storage_batch *b = NULL;

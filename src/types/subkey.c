@@ -591,3 +591,17 @@ subkey_unchanged_unlocked(struct db *db, struct kv_slice key, enum meta_type typ
     kv_buf_deinit(&val);
     return same;
 }
+
+bool
+subkey_lock_unless_unchanged(struct db *db, struct kv_slice key, enum meta_type type,
+                             const struct kv_slice *items, size_t n, size_t stride, bool values,
+                             struct keylock_guard *g)
+{
+    if (keylock_trylock1(db->locks, db->ns, key, g))
+        return false;
+    /* Another worker has the key (a hot key). */
+    if (subkey_unchanged_unlocked(db, key, type, items, n, stride, values))
+        return true;
+    keylock_lock1(db->locks, db->ns, key, g);
+    return false;
+}
