@@ -25,6 +25,7 @@
 #include "server/server.h"
 #include "storage/storage.h"
 #include "types/keylock.h"
+#include "types/list.h"
 
 static _Thread_local struct worker *current_worker;
 
@@ -375,6 +376,7 @@ worker_main(void *arg)
     end_round(w);
     storage_stage_thread_exit();
     keylock_thread_exit();
+    list_thread_exit();
     return NULL;
 }
 

@@ -54,6 +54,8 @@ struct storage_stage {
 };
 
 static _Thread_local struct storage_stage stage;
+/* storage_write and storage_write_raw calls of this thread (storage_thread_writes). */
+static _Thread_local uint64_t thread_writes;
 
 /* A stage bigger than this is committed at once: it bounds the memory and the reply delay a
  * long pipeline of big writes could build up. A batch bigger than STAGE_MAX_BATCH is written
@@ -732,6 +734,7 @@ written(struct storage *st, const uint32_t *records)
 enum kv_code
 storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
 {
+    thread_writes++;
     enum kv_code rc = storage_stage_commit(err); /* no-op unless this thread staged writes */
     if (rc != KV_OK)
         return rc;
@@ -745,6 +748,8 @@ storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, stru
     char *errptr = NULL;
     rocksdb_write(st->db, st->write_opts, wb, &errptr);
     rocksdb_writebatch_destroy(wb);
+    /* After the write: a reader that still sees the old count read the key before it. */
+    atomic_fetch_add_explicit(&st->raw_writes, 1, memory_order_release);
     if (errptr != NULL)
         return take_error(errptr, err, "write");
     written(st, records);
@@ -823,6 +828,7 @@ stage_batch(struct storage *st, struct storage_batch *b, struct kv_err *err)
 enum kv_code
 storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
 {
+    thread_writes++;
     if (rocksdb_writebatch_count(b->wb) == 0)
         return KV_OK;
     if (stage.enabled && b->cf == st->cf && !b->has_range_delete &&
@@ -841,6 +847,18 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
         atomic_store(&st->write_failed, false); /* writes work again: back to staging */
     written(st, b->records);
     return KV_OK;
+}
+
+uint64_t
+storage_thread_writes(void)
+{
+    return thread_writes;
+}
+
+uint64_t
+storage_raw_writes(struct storage *st)
+{
+    return (uint64_t)atomic_load_explicit(&st->raw_writes, memory_order_acquire);
 }
 
 bool

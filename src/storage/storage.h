@@ -102,6 +102,13 @@ struct storage_batch *storage_batch_from_data(struct kv_slice rep);
  * put, delete and delete-range consumes one sequence number. */
 enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err);
 
+/* Write counters, for a cache of records read under a key lock (list_pop's read-ahead): while
+ * neither changes and the lock is held (keylock_epoch), the cached records are current.
+ * storage_thread_writes counts the calling thread's storage_write and storage_write_raw calls;
+ * storage_raw_writes the raw batches written to st by any thread, which take no key locks. */
+uint64_t storage_thread_writes(void);
+uint64_t storage_raw_writes(struct storage *st);
+
 /* Group commit. A thread that enables its stage (worker threads do) does not write a batch at
  * storage_write: it adds the batch's records to a per-thread stage and returns, and the stage is
  * written as one RocksDB batch by storage_stage_commit. Until then:

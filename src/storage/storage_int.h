@@ -41,6 +41,8 @@ struct storage {
     /* The last write failed (a commit of staged writes or a direct write): writes go straight
      * to RocksDB, so each command gets the error in its reply, until one succeeds again. */
     atomic_bool write_failed;
+    /* Raw batches written (storage_write_raw): they take no key locks (storage_raw_writes). */
+    atomic_uint_fast64_t raw_writes;
     /* rocksdb.write_buffer_size in bytes as last applied, and the metadata memtable's size now
      * (storage_tune_memtables may set it below the former). */
     atomic_uint_fast64_t write_buffer_limit;

@@ -27,7 +27,14 @@ struct deferred {
 };
 
 static _Thread_local struct deferred deferred;
-static _Thread_local bool waited; /* keylock_take_waited */
+static _Thread_local bool waited;       /* keylock_take_waited */
+static _Thread_local uint64_t releases; /* keylock_epoch */
+
+uint64_t
+keylock_epoch(void)
+{
+    return releases;
+}
 
 bool
 keylock_take_waited(void)
@@ -65,6 +72,8 @@ deferred_add(struct keylock_table *t, uint32_t s)
 void
 keylock_release_deferred(void)
 {
+    if (deferred.n > 0)
+        releases++;
     for (size_t i = 0; i < deferred.n; i++) {
         uint32_t s = deferred.list[i];
         if (deferred_has(deferred.t, s)) {
@@ -227,6 +236,7 @@ keylock_unlock(struct keylock_guard *g)
         for (size_t i = 0; i < g->n; i++)
             deferred_add(g->t, g->stripes[i]);
     } else {
+        releases++;
         for (size_t i = g->n; i > 0; i--)
             pthread_mutex_unlock(&g->t->mu[g->stripes[i - 1]]);
     }

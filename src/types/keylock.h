@@ -56,6 +56,10 @@ bool keylock_trylock1(struct keylock_table *t, struct kv_slice ns, struct kv_sli
 void keylock_unlock(struct keylock_guard *g);
 /* Unlock the stripes the calling thread kept for its staged writes (after committing them). */
 void keylock_release_deferred(void);
+/* A number that changes whenever the calling thread releases stripes: while it stays the same,
+ * every stripe the thread took since it read the number is still held by it, so no other thread
+ * has written those keys meanwhile (list_pop's read-ahead relies on it). */
+uint64_t keylock_epoch(void);
 /* Whether the calling thread found a stripe held by another thread since the last call. */
 bool keylock_take_waited(void);
 /* True while the calling thread keeps deferred stripes. */

@@ -116,9 +116,13 @@ enum kv_code list_push(struct db *db, struct kv_slice key, const struct kv_slice
  * (count 0 only checks the key: KV_OK with nothing appended when it is a list). KV_NOTFOUND when
  * the key is absent (nothing appended). With other_type_absent a key of
  * another type also gives KV_NOTFOUND instead of KV_ERR_WRONGTYPE (a blocked pop that is
- * retried: Redis 7.0 keeps such a client waiting). */
+ * retried: Redis 7.0 keeps such a client waiting). On a staging thread (a worker), a run of
+ * single pops from one end of one list under one hold of its key lock reads ahead (list.c). */
 enum kv_code list_pop(struct db *db, struct kv_slice key, bool left, uint64_t count,
                       bool other_type_absent, struct list_values *out, struct kv_err *err);
+
+/* Free the calling thread's pop read-ahead (before a thread that popped from lists exits). */
+void list_thread_exit(void);
 
 /* LSET: replace the element at `index` (negative counts from the end). KV_NOTFOUND when the key
  * is absent ("no such key"), KV_ERR_RANGE when the index is outside the list,

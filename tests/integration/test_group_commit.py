@@ -137,6 +137,51 @@ def test_no_change_writes_on_a_hot_key_never_hide_a_change(server_factory):
 
 
 @pytest.mark.timeout(180)
+def test_a_queue_drained_by_pipelined_pops_on_several_workers_loses_and_repeats_nothing(
+        server_factory):
+    """Runs of single LPOPs or RPOPs read ahead while their worker holds the list (list_pop):
+    producers on other workers push at both ends meanwhile, reusing the indexes the pops just
+    freed. Every value pushed is popped exactly once, or is still in the list at the end."""
+    srv = server_factory(workers=4)
+    rounds, depth = 60, 16
+    popped = [[] for _ in range(N_THREADS // 2)]
+
+    def producer(i):
+        c = client(srv)
+        for r in range(rounds):
+            p = c.pipeline(transaction=False)
+            for d in range(depth):
+                v = f"p{i}:{r}:{d}"
+                if d % 2:
+                    p.lpush("q", v)
+                else:
+                    p.rpush("q", v)
+            p.execute()
+
+    def consumer(i):
+        c = client(srv)
+        for r in range(rounds):
+            p = c.pipeline(transaction=False)
+            for d in range(depth):
+                if (r + i) % 2:
+                    p.lpop("q")
+                else:
+                    p.rpop("q")
+            popped[i].extend(v for v in p.execute() if v is not None)
+
+    run_threads([lambda i=i: producer(i) for i in range(N_THREADS // 2)] +
+                [lambda i=i: consumer(i) for i in range(N_THREADS // 2)])
+    c = client(srv)
+    rest = c.lrange("q", 0, -1)
+    got = [v.decode() for vs in popped for v in vs] + [v.decode() for v in rest]
+    pushed = [f"p{i}:{r}:{d}" for i in range(N_THREADS // 2) for r in range(rounds)
+              for d in range(depth)]
+    assert len(got) == len(set(got)), "a value was popped twice"
+    assert sorted(got) == sorted(pushed)
+    assert sum(len(vs) for vs in popped) > len(pushed) // 4  # the pops did take values
+
+
+@pytest.mark.timeout(180)
 def test_cross_key_commands_in_opposite_orders_do_not_deadlock(server_factory):
     srv = server_factory(workers=4)
     c = client(srv)

@@ -38,6 +38,8 @@ class ListTest : public StorageTest {
   protected:
     struct kv_err err_ {};
 
+    void RandomOperations(uint64_t seed, bool rounds);
+
     uint64_t
     Push(const std::string &key, const Strings &elems, bool left, bool only_existing = false)
     {
@@ -647,9 +649,15 @@ TEST_F(ListTest, HooksReportModifications)
 
 // Random operations on two lists against std::deque models, with flushes and compactions
 // happening underneath (1 MiB write buffers, big elements).
-TEST_F(ListTest, RandomOperationsMatchAModel)
+// Random operations on two lists, checked against a model. With `rounds` the thread stages its
+// writes as a worker does, ending a "round" (commit, release of the key locks) now and then;
+// it also pops runs of single elements, which read ahead (list_pop), between other writes of
+// the same round, and other threads write the lists between rounds (LSET) and in the middle of
+// one (a raw batch, as APPLYBATCH writes without key locks).
+void
+ListTest::RandomOperations(uint64_t seed, bool rounds)
 {
-    std::mt19937_64 rng(20240601);
+    std::mt19937_64 rng(seed);
     std::deque<std::string> model[2];
     const char *names[2] = {"x", "y"};
     auto val = [&]() {
@@ -667,12 +675,45 @@ TEST_F(ListTest, RandomOperationsMatchAModel)
         else
             ASSERT_EQ(RawMeta(names[w]), "");
     };
+    // Back to a thread without staging however the test ends (later tests run on it too).
+    struct EndRounds {
+        bool on;
+        void
+        Done()
+        {
+            if (on) {
+                keylock_settle();
+                storage_stage_enable(false);
+                list_thread_exit();
+            }
+            on = false;
+        }
+        ~EndRounds()
+        {
+            Done();
+        }
+    } end_rounds{rounds};
+    if (rounds)
+        storage_stage_enable(true);
     for (int step = 0; step < 3000; step++) {
         int w = (int)(rng() % 2);
         auto &m = model[w];
         std::string key = names[w];
         int64_t sz = (int64_t)m.size();
-        switch (rng() % 9) {
+        if (rounds && rng() % 20 == 0) {
+            keylock_settle(); // the round ends
+            if (sz > 0 && rng() % 2 == 0) {
+                // Another thread (no staging: its write is in the DB when it returns).
+                size_t j = (size_t)(rng() % (uint64_t)sz);
+                std::string v = "other" + std::to_string(step);
+                enum kv_code rc = KV_ERR;
+                std::thread t([&] { rc = list_set(&db_, S(key), (int64_t)j, S(v), &err_); });
+                t.join();
+                ASSERT_EQ(rc, KV_OK);
+                m[j] = v;
+            }
+        }
+        switch (rng() % (rounds ? 11 : 9)) {
         case 0:
         case 1: {
             bool left = rng() % 2;
@@ -819,6 +860,51 @@ TEST_F(ListTest, RandomOperationsMatchAModel)
             ASSERT_EQ(Pos(key, v, rank, count, maxlen), want);
             break;
         }
+        case 9: {
+            // A run of single pops from one end (a drained queue).
+            bool left = rng() % 2;
+            for (int i = 0, n = 1 + (int)(rng() % 40); i < n; i++) {
+                enum kv_code rc;
+                Strings got = Pop(key, left, 1, &rc);
+                if (m.empty()) {
+                    ASSERT_EQ(rc, KV_NOTFOUND);
+                    break;
+                }
+                ASSERT_EQ(rc, KV_OK);
+                ASSERT_EQ(got, Strings{left ? m.front() : m.back()}) << "pop " << i;
+                if (left)
+                    m.pop_front();
+                else
+                    m.pop_back();
+            }
+            break;
+        }
+        case 10: {
+            // Another thread writes an element with a raw batch while this one holds the key.
+            struct meta meta;
+            if (sz == 0 || Meta(key, &meta) != KV_OK)
+                break;
+            ASSERT_EQ(storage_stage_commit(&err_), KV_OK) << err_.msg; // not overwritten later
+            size_t j = (size_t)(rng() % (uint64_t)sz);
+            std::string v = "raw" + std::to_string(step);
+            struct kv_buf k = KV_BUF_INIT;
+            db_subkey_prefix(&db_, S(key), meta.version, &k);
+            kv_buf_append_u64be(&k, meta.list_head + j);
+            enum kv_code rc = KV_ERR;
+            std::thread t([&] {
+                struct kv_err err;
+                kv_err_clear(&err);
+                struct storage_batch *b = storage_batch_new(st_);
+                storage_batch_put(b, KV_CF_SUBKEY, kv_buf_slice(&k), S(v));
+                rc = storage_write_raw(st_, storage_batch_data(b), nullptr, &err);
+                storage_batch_free(b);
+            });
+            t.join();
+            kv_buf_deinit(&k);
+            ASSERT_EQ(rc, KV_OK);
+            m[j] = v;
+            break;
+        }
         }
         if (step % 50 == 0 || HasFatalFailure()) {
             check(0);
@@ -827,12 +913,154 @@ TEST_F(ListTest, RandomOperationsMatchAModel)
         if (HasFatalFailure())
             FAIL() << "at step " << step;
     }
+    end_rounds.Done();
     check(0);
     check(1);
     // The same after a restart.
     Reopen();
     check(0);
     check(1);
+}
+
+// Pops on a worker (staging its writes) read ahead after the second single pop in a row from one
+// end (list_pop); what they return must still show every write made since by anyone.
+class PopAheadTest : public ListTest {
+  protected:
+    void
+    SetUp() override
+    {
+        ListTest::SetUp();
+        storage_stage_enable(true);
+        Strings e;
+        for (int i = 0; i < 100; i++)
+            e.push_back("e" + std::to_string(i));
+        Push("q", e, false);
+    }
+    void
+    TearDown() override
+    {
+        keylock_settle();
+        storage_stage_enable(false);
+        list_thread_exit();
+        ListTest::TearDown();
+    }
+    std::string
+    Pop1(bool left)
+    {
+        enum kv_code rc;
+        Strings got = Pop("q", left, 1, &rc);
+        EXPECT_TRUE(rc == KV_OK || rc == KV_NOTFOUND) << kv_code_name(rc) << " " << err_.msg;
+        return got.size() == 1 ? got[0] : "<none>";
+    }
+    // Another thread without staging (its write is in the DB when it returns).
+    void
+    OtherThreadSets(int64_t index, const std::string &v)
+    {
+        enum kv_code rc = KV_ERR;
+        std::thread t([&] { rc = list_set(&db_, S("q"), index, S(v), &err_); });
+        t.join();
+        ASSERT_EQ(rc, KV_OK) << err_.msg;
+    }
+};
+
+TEST_F(PopAheadTest, RunsOfPopsFromEitherEnd)
+{
+    for (int i = 0; i < 40; i++)
+        ASSERT_EQ(Pop1(true), "e" + std::to_string(i));
+    for (int i = 99; i > 59; i--)
+        ASSERT_EQ(Pop1(false), "e" + std::to_string(i));
+    ASSERT_EQ(Pop1(true), "e40");
+    ASSERT_EQ(Pop1(false), "e59");
+    ASSERT_EQ(Pop1(true), "e41");
+    EXPECT_EQ(Range("q").size(), 17u);
+}
+
+TEST_F(PopAheadTest, ElementsWrittenByThisThreadBetweenPopsAreSeen)
+{
+    ASSERT_EQ(Pop1(true), "e0");
+    ASSERT_EQ(Pop1(true), "e1"); // reads ahead
+    ASSERT_EQ(list_set(&db_, S("q"), 1, S("mine"), &err_), KV_OK);
+    ASSERT_EQ(Pop1(true), "e2");
+    ASSERT_EQ(Pop1(true), "mine");
+    Push("q", {"pushed"}, true);
+    ASSERT_EQ(Pop1(true), "pushed");
+    ASSERT_EQ(Pop1(true), "e4");
+    int64_t at = 0;
+    ASSERT_EQ(list_insert(&db_, S("q"), true, S("e6"), S("ins"), &at, &err_), KV_OK);
+    ASSERT_EQ(Pop1(true), "e5");
+    ASSERT_EQ(Pop1(true), "ins");
+    ASSERT_EQ(Pop1(true), "e6");
+}
+
+TEST_F(PopAheadTest, ElementsWrittenByOtherThreadsAfterTheRoundAreSeen)
+{
+    ASSERT_EQ(Pop1(false), "e99");
+    ASSERT_EQ(Pop1(false), "e98"); // reads ahead
+    keylock_settle();              // the round ends: the key's lock is released
+    OtherThreadSets(-1, "theirs");
+    ASSERT_EQ(Pop1(false), "theirs");
+    ASSERT_EQ(Pop1(false), "e96");
+}
+
+TEST_F(PopAheadTest, RawBatchesOfOtherThreadsAreSeenAtOnce)
+{
+    ASSERT_EQ(Pop1(true), "e0");
+    ASSERT_EQ(Pop1(true), "e1"); // reads ahead
+    struct meta m;
+    ASSERT_EQ(Meta("q", &m), KV_OK);
+    ASSERT_EQ(storage_stage_commit(&err_), KV_OK) << err_.msg;
+    // As APPLYBATCH on another worker: a raw batch, written without the key's lock.
+    struct kv_buf k = KV_BUF_INIT;
+    db_subkey_prefix(&db_, S("q"), m.version, &k);
+    kv_buf_append_u64be(&k, m.list_head);
+    enum kv_code rc = KV_ERR;
+    std::thread t([&] {
+        struct kv_err err;
+        kv_err_clear(&err);
+        struct storage_batch *b = storage_batch_new(st_);
+        storage_batch_put(b, KV_CF_SUBKEY, kv_buf_slice(&k), S("raw"));
+        rc = storage_write_raw(st_, storage_batch_data(b), nullptr, &err);
+        storage_batch_free(b);
+    });
+    t.join();
+    kv_buf_deinit(&k);
+    ASSERT_EQ(rc, KV_OK);
+    ASSERT_EQ(Pop1(true), "raw");
+    ASSERT_EQ(Pop1(true), "e3");
+}
+
+TEST_F(PopAheadTest, BigElementsAndARecreatedList)
+{
+    // Elements of 40 KiB: a read-ahead stops after 64 KiB, so pops read again and again.
+    std::string big(40 << 10, 'b');
+    Strings e;
+    for (int i = 0; i < 10; i++)
+        e.push_back(std::to_string(i) + big);
+    Push("q", e, true);
+    for (int i = 9; i >= 0; i--)
+        ASSERT_EQ(Pop1(true), std::to_string(i) + big);
+    ASSERT_EQ(Pop1(true), "e0");
+    ASSERT_EQ(Pop1(true), "e1");
+    // Deleted and created again in the same round: a new version, nothing of the old one.
+    int64_t n = 0;
+    struct kv_slice key = S("q");
+    ASSERT_EQ(db_delete(&db_, &key, 1, &n, &err_), KV_OK) << err_.msg;
+    ASSERT_EQ(n, 1);
+    Push("q", {"a", "b", "c"}, false);
+    ASSERT_EQ(Pop1(true), "a");
+    ASSERT_EQ(Pop1(true), "b");
+    ASSERT_EQ(Pop1(true), "c");
+    ASSERT_EQ(Pop1(true), "<none>");
+}
+
+TEST_F(ListTest, RandomOperationsMatchAModel)
+{
+    RandomOperations(20240601, false);
+}
+
+TEST_F(ListTest, PopRunsInWorkerRoundsMatchAModel)
+{
+    RandomOperations(20261127, true);
 }
 
 // A big list: LLEN reads one record, LRANGE of a slice and LINDEX read only what they return
