@@ -299,6 +299,10 @@ storage_open(const struct config *cfg, const char *path, struct storage **out, s
         return rc;
 
     struct storage *st = kv_calloc(1, sizeof *st);
+    /* Each storage counts its raw writes up from its own base, so one opened where a closed one
+     * was (a full sync's swap) never shows a count that one showed (storage_raw_writes). */
+    static atomic_uint_fast64_t opened;
+    atomic_init(&st->raw_writes, (uint64_t)atomic_fetch_add(&opened, 1) << 40);
     st->path = kv_strdup(path);
     st->filter_ctx = compact_filter_ctx_new(cfg->cluster_enabled);
 

@@ -105,7 +105,9 @@ enum kv_code storage_write(struct storage *st, struct storage_batch *b, struct k
 /* Write counters, for a cache of records read under a key lock (list_pop's read-ahead): while
  * neither changes and the lock is held (keylock_epoch), the cached records are current.
  * storage_thread_writes counts the calling thread's storage_write and storage_write_raw calls;
- * storage_raw_writes the raw batches written to st by any thread, which take no key locks. */
+ * storage_raw_writes the raw batches written to st by any thread, which take no key locks,
+ * from a base of its own (a storage opened later, such as the DB a full sync swaps in, never
+ * shows the same number, even at the same address). */
 uint64_t storage_thread_writes(void);
 uint64_t storage_raw_writes(struct storage *st);
 

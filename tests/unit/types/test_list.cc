@@ -1029,6 +1029,17 @@ TEST_F(PopAheadTest, RawBatchesOfOtherThreadsAreSeenAtOnce)
     ASSERT_EQ(Pop1(true), "e3");
 }
 
+TEST_F(PopAheadTest, ADbOpenedLaterNeverShowsTheSameRawWriteCount)
+{
+    // A full sync swaps in another DB, possibly at the same address, between two rounds.
+    keylock_settle();
+    uint64_t before = storage_raw_writes(st_);
+    Reopen();
+    EXPECT_NE(storage_raw_writes(st_), before);
+    Reopen();
+    EXPECT_NE(storage_raw_writes(st_), before);
+}
+
 TEST_F(PopAheadTest, BigElementsAndARecreatedList)
 {
     // Elements of 40 KiB: a read-ahead stops after 64 KiB, so pops read again and again.
