@@ -176,7 +176,7 @@ size_t *subkey_unique(const struct kv_slice *items, size_t n, size_t stride, siz
 bool subkey_unchanged_unlocked(struct db *db, struct kv_slice key, enum meta_type type,
                                const struct kv_slice *items, size_t n, size_t stride, bool values);
 
-/* How the writers that may change nothing (SADD, HSET, HSETNX) take their key's lock: at once
+/* How the writers that may change nothing (SADD, HSET, HSETNX, ZADD) take their key's lock: at once
  * when it is free (or this thread's), else first the check above. True when the command changes
  * nothing (*g zeroed, nothing held); false with *g holding the key's lock. */
 bool subkey_lock_unless_unchanged(struct db *db, struct kv_slice key, enum meta_type type,

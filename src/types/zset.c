@@ -1149,12 +1149,44 @@ struct pending {
     double cur;             /* its score now */
 };
 
+/* Take the zset's lock for ZADD, unless another worker holds it and the command would change
+ * nothing (subkey_lock_unless_unchanged): every member already has the given score (NX: every
+ * member exists). INCR, GT, LT and more than SUBKEY_UNLOCKED_MAX pairs always take the lock. A
+ * score is compared by its encoding, so -0 against a stored 0 also takes the lock (which then
+ * finds them equal). True when the command changes nothing (*g zeroed, nothing held). */
+static bool
+zadd_lock(struct db *db, struct kv_slice key, const double *scores, const struct kv_slice *members,
+          size_t n, unsigned flags, struct keylock_guard *g)
+{
+    if (n == 0 || n > SUBKEY_UNLOCKED_MAX ||
+        (flags & (ZSET_ADD_INCR | ZSET_ADD_GT | ZSET_ADD_LT)) != 0) {
+        keylock_lock1(db->locks, db->ns, key, g);
+        return false;
+    }
+    if (flags & ZSET_ADD_NX)
+        return subkey_lock_unless_unchanged(db, key, META_ZSET, members, n, 1, false, g);
+    struct kv_slice pairs[2 * SUBKEY_UNLOCKED_MAX];
+    char enc[SUBKEY_UNLOCKED_MAX][ZSET_SCORE_LEN];
+    for (size_t i = 0; i < n; i++) {
+        zset_encode_score(scores[i], enc[i]);
+        pairs[2 * i] = members[i];
+        pairs[2 * i + 1] = kv_slice_make(enc[i], ZSET_SCORE_LEN);
+    }
+    return subkey_lock_unless_unchanged(db, key, META_ZSET, pairs, n, 2, true, g);
+}
+
 enum kv_code
 zset_add(struct db *db, struct kv_slice key, const double *scores, const struct kv_slice *members,
          size_t n, unsigned flags, struct zset_add_result *res, struct kv_err *err)
 {
     struct keylock_guard g;
-    keylock_lock1(db->locks, db->ns, key, &g);
+    if (zadd_lock(db, key, scores, members, n, flags, &g)) {
+        /* As the locked path below reports it: NX skipped every pair, else each set its
+         * member to the score it had. */
+        bool nx = flags & ZSET_ADD_NX;
+        *res = (struct zset_add_result){0, 0, !nx, nx ? 0 : scores[n - 1]};
+        return KV_OK;
+    }
     struct zkey z;
     zkey_init(&z, key);
     struct kv_buf scratch = KV_BUF_INIT;

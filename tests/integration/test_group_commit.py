@@ -136,6 +136,38 @@ def test_no_change_writes_on_a_hot_key_never_hide_a_change(server_factory):
     assert c.scard("s") == N_THREADS + 1
 
 
+def test_zadd_of_current_scores_on_a_hot_zset_never_hides_a_change(server_factory):
+    """ZADD of members at the scores they have (NX: of members there) answers without the key
+    lock while another worker holds it (README, "Write path"). Clients on several workers each
+    own one member of a hot zset and keep moving it, pipelined, between no-change ZADDs of
+    their own and of a shared member: each reads back its own last score, and the zset ends
+    exact."""
+    srv = server_factory(workers=4)
+    rounds, depth = 100, 8
+
+    def worker(i):
+        c = client(srv)
+        m = f"m{i}"
+        for r in range(rounds):
+            p = c.pipeline(transaction=False)
+            for d in range(depth):
+                s = r * depth + d
+                p.zadd("z", {"shared": 1})  # no change after the first
+                p.zadd("z", {"shared": 5}, nx=True)  # no change
+                p.zadd("z", {m: s})  # a change (a new score)
+                p.zadd("z", {m: s}, ch=True)  # the same score: no change
+                p.zscore("z", m)
+            out = p.execute()
+            for d in range(depth):
+                o = out[5 * d:5 * (d + 1)]
+                assert o[1] == 0 and o[3] == 0 and o[4] == r * depth + d, (i, r, d, o)
+
+    run_threads([lambda i=i: worker(i) for i in range(N_THREADS)])
+    c = client(srv)
+    assert c.zrange("z", 0, -1, withscores=True) == [(b"shared", 1.0)] + [
+        (f"m{i}".encode(), float(rounds * depth - 1)) for i in range(N_THREADS)]
+
+
 @pytest.mark.timeout(180)
 def test_a_queue_drained_by_pipelined_pops_on_several_workers_loses_and_repeats_nothing(
         server_factory):

@@ -855,6 +855,74 @@ record_touch(void *arg, struct kv_slice ns, struct kv_slice key)
     static_cast<TouchLog *>(arg)->keys.emplace_back(key.ptr, key.len);
 }
 
+TEST_F(ZsetTest, ZaddOfCurrentScoresDoesNotWaitForAKeyLockHeldElsewhere)
+{
+    Add("z", {{"a", 1}, {"b", 2}, {"c", -0.5}});
+    TouchLog log;
+    struct db_hooks hooks = {record_touch, &log};
+    db_.hooks = &hooks;
+    {
+        HeldKey held(locks_, db_.ns, "z");
+        // Every member has that score already (NX: every member exists): answered at once,
+        // without the lock, with what the locked path would reply, and nothing touched.
+        auto r = Add("z", {{"a", 1}, {"c", -0.5}, {"a", 1}});
+        EXPECT_EQ(r.added + r.updated, 0u);
+        EXPECT_TRUE(r.processed);
+        EXPECT_EQ(r.score, 1);
+        r = Add("z", {{"b", 2}}, ZSET_ADD_XX);
+        EXPECT_EQ(r.added + r.updated, 0u);
+        r = Add("z", {{"a", 7}, {"b", 8}}, ZSET_ADD_NX);
+        EXPECT_EQ(r.added + r.updated, 0u);
+        EXPECT_FALSE(r.processed);
+        ASSERT_TRUE(held.StillHeld()) << "ZADD of current scores waited for the key lock";
+        EXPECT_TRUE(log.keys.empty());
+        // A new score waits for the holder.
+        std::atomic<bool> done{false};
+        struct zset_add_result got = {};
+        std::thread adder([&] {
+            got = Add("z", {{"a", 1}, {"b", 3}});
+            done.store(true);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_FALSE(done.load()) << "ZADD of a new score did not wait for the key lock";
+        held.Release();
+        adder.join();
+        EXPECT_EQ(got.updated, 1u);
+    }
+    {
+        // INCR by the member's own score is no "same score": it waits, and doubles it.
+        HeldKey held(locks_, db_.ns, "z");
+        std::atomic<bool> done{false};
+        struct zset_add_result got = {};
+        std::thread adder([&] {
+            got = Add("z", {{"a", 1}}, ZSET_ADD_INCR);
+            done.store(true);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_FALSE(done.load()) << "ZADD INCR did not wait for the key lock";
+        held.Release();
+        adder.join();
+        EXPECT_EQ(got.score, 2);
+    }
+    {
+        // A member given two scores ends with its own but changed twice: it takes the lock.
+        HeldKey held(locks_, db_.ns, "z");
+        std::atomic<bool> done{false};
+        struct zset_add_result got = {};
+        std::thread adder([&] {
+            got = Add("z", {{"a", 1}, {"a", 2}});
+            done.store(true);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        EXPECT_FALSE(done.load()) << "ZADD of a member given two scores did not wait";
+        held.Release();
+        adder.join();
+        EXPECT_EQ(got.updated, 2u);
+    }
+    EXPECT_EQ(All("z"), (Entries{{"c", -0.5}, {"a", 2}, {"b", 3}}));
+    db_.hooks = nullptr;
+}
+
 TEST_F(ZsetTest, WritesReportTouchedKeys)
 {
     TouchLog log;
