@@ -486,13 +486,26 @@ ahead_position(uint64_t index)
     return (ptrdiff_t)d;
 }
 
+/* Drop the copy; its memory too once a big element grew it (a read always takes the element
+ * asked for, whatever its size), so that a worker does not keep that much for good. */
+static void
+ahead_clear(void)
+{
+    if (ahead.vals.bytes.cap > 2 * POP_AHEAD_BYTES)
+        list_values_deinit(&ahead.vals);
+    else
+        list_values_clear(&ahead.vals);
+}
+
 static bool
 ahead_collect(void *arg, uint64_t index, struct kv_slice value)
 {
     (void)index;
     struct list_values *v = arg;
+    if (v->n > 0 && v->bytes.len + value.len > POP_AHEAD_BYTES)
+        return false; /* the first element always: the pop needs it */
     list_values_append(v, value);
-    return v->n < ahead.want && v->bytes.len < POP_AHEAD_BYTES;
+    return v->n < ahead.want;
 }
 
 /* Append the element at `index` to got: the next one at the `left` end of the list with sub-key
@@ -508,10 +521,12 @@ pop_read(struct db *db, const struct kv_buf *prefix, const struct meta *m, bool 
     ptrdiff_t at = follows ? ahead_position(index) : -1;
     if (at >= 0) {
         list_values_append(got, list_values_at(&ahead.vals, (size_t)at));
+        if ((size_t)at + 1 == ahead.vals.n)
+            ahead_clear(); /* used up: the next pop of the run reads on */
         return KV_OK;
     }
     ahead.st = NULL;
-    list_values_clear(&ahead.vals);
+    ahead_clear();
     enum kv_code rc;
     if (follows) {
         /* A later pop of the run: copy the elements the next pops will want. */
@@ -521,8 +536,8 @@ pop_read(struct db *db, const struct kv_buf *prefix, const struct meta *m, bool 
         ahead.want = ahead.want < POP_AHEAD_MAX / 2 ? 2 * ahead.want : POP_AHEAD_MAX;
         if (rc == KV_OK)
             list_values_append(got, list_values_at(&ahead.vals, 0));
-        else
-            list_values_clear(&ahead.vals);
+        if (rc != KV_OK || ahead.vals.n == 1)
+            ahead_clear(); /* nothing left for the next pops (a big element, the list's end) */
     } else {
         ahead.want = POP_AHEAD_MIN;
         struct kv_buf one = KV_BUF_INIT;
