@@ -876,49 +876,27 @@ TEST_F(ZsetTest, ZaddOfCurrentScoresDoesNotWaitForAKeyLockHeldElsewhere)
         EXPECT_FALSE(r.processed);
         ASSERT_TRUE(held.StillHeld()) << "ZADD of current scores waited for the key lock";
         EXPECT_TRUE(log.keys.empty());
-        // A new score waits for the holder.
-        std::atomic<bool> done{false};
-        struct zset_add_result got = {};
-        std::thread adder([&] {
-            got = Add("z", {{"a", 1}, {"b", 3}});
-            done.store(true);
-        });
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        EXPECT_FALSE(done.load()) << "ZADD of a new score did not wait for the key lock";
-        held.Release();
-        adder.join();
-        EXPECT_EQ(got.updated, 1u);
     }
-    {
-        // INCR by the member's own score is no "same score": it waits, and doubles it.
+    // A ZADD that another worker holds the zset for, which must wait for it: its result.
+    auto waits = [this](const Entries &pairs, unsigned flags, const char *what) {
         HeldKey held(locks_, db_.ns, "z");
         std::atomic<bool> done{false};
         struct zset_add_result got = {};
         std::thread adder([&] {
-            got = Add("z", {{"a", 1}}, ZSET_ADD_INCR);
+            got = Add("z", pairs, flags);
             done.store(true);
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        EXPECT_FALSE(done.load()) << "ZADD INCR did not wait for the key lock";
+        EXPECT_FALSE(done.load()) << what << " did not wait for the key lock";
         held.Release();
         adder.join();
-        EXPECT_EQ(got.score, 2);
-    }
-    {
-        // A member given two scores ends with its own but changed twice: it takes the lock.
-        HeldKey held(locks_, db_.ns, "z");
-        std::atomic<bool> done{false};
-        struct zset_add_result got = {};
-        std::thread adder([&] {
-            got = Add("z", {{"a", 1}, {"a", 2}});
-            done.store(true);
-        });
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        EXPECT_FALSE(done.load()) << "ZADD of a member given two scores did not wait";
-        held.Release();
-        adder.join();
-        EXPECT_EQ(got.updated, 2u);
-    }
+        return got;
+    };
+    EXPECT_EQ(waits({{"a", 1}, {"b", 3}}, 0, "a new score").updated, 1u);
+    // INCR by the member's own score is no "same score": it waits, and doubles it.
+    EXPECT_EQ(waits({{"a", 1}}, ZSET_ADD_INCR, "INCR").score, 2);
+    // A member given two scores ends with its own but changed twice.
+    EXPECT_EQ(waits({{"a", 1}, {"a", 2}}, 0, "a member given two scores").updated, 2u);
     EXPECT_EQ(All("z"), (Entries{{"c", -0.5}, {"a", 2}, {"b", 3}}));
     db_.hooks = nullptr;
 }
