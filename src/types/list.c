@@ -429,16 +429,18 @@ out:
  * reads the next POP_AHEAD_MIN elements (at most POP_AHEAD_BYTES, at least one) through one
  * iterator and the following pops take theirs from that copy; each further read of the same run
  * reads twice as many, up to POP_AHEAD_MAX, so a short run (a round of unpipelined clients)
- * reads little it does not pop. The copy is used only while it is certainly
- * current: the thread has kept the key's lock since (keylock_epoch: no other thread can have
- * written the key), has written nothing but these pops (storage_thread_writes: an LSET, LINSERT
- * or LPUSH in between drops it), no raw batch was written by anyone and the DB was not swapped
- * (storage_raw_writes: raw batches take no key locks), and the list has the same version (its
- * sub-key prefix). The pops only move
- * the list's end past the elements they took. Threads that do not stage their writes (all but
- * the workers) release the lock after each command, so they never reuse a copy. Pipelined LPOP
- * on one list (redis-benchmark -P 16, 8 workers on 2 cores): 0.25-0.26 -> 0.32-0.34 of
- * redis-server in two A/B runs, -P 1 unchanged. */
+ * reads little it does not pop.
+ *
+ * The copy is used only while it is certainly current: the thread has kept the key's lock since
+ * (keylock_epoch: no other thread can have written the key), has written nothing but these pops
+ * (storage_thread_writes: an LSET, LINSERT or LPUSH in between drops it), no raw batch was
+ * written by anyone and the DB was not swapped (storage_raw_writes: raw batches take no key
+ * locks), and the list has the same version (its sub-key prefix). The pops only move the list's
+ * end past the elements they took. Threads that do not stage their writes (all but the workers,
+ * and workers inside EXEC) release the lock after each command, so they never reuse a copy.
+ *
+ * Pipelined LPOP on one list (redis-benchmark -P 16, 8 workers on 2 cores): 0.25-0.26 ->
+ * 0.32-0.38 of redis-server in three A/B runs, -P 1 unchanged. */
 #define POP_AHEAD_MIN 8
 #define POP_AHEAD_MAX 32
 #define POP_AHEAD_BYTES (64u << 10)
