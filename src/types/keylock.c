@@ -162,6 +162,18 @@ yield_for(pthread_mutex_t *mu)
     return false;
 }
 
+/* Take stripe st if that needs no wait: held since an earlier command of this thread (the guard
+ * takes it over from the deferred ones), or free. */
+static bool
+take_at_once(struct keylock_table *t, uint32_t st)
+{
+    if (deferred_has(t, st)) {
+        deferred_clear(st);
+        return true;
+    }
+    return pthread_mutex_trylock(&t->mu[st]) == 0;
+}
+
 void
 keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice *keys, size_t n,
              struct keylock_guard *g)
@@ -179,12 +191,7 @@ keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice 
     g->n = u;
     for (size_t i = 0; i < u; i++) {
         uint32_t st = g->stripes[i];
-        if (deferred_has(t, st)) {
-            /* Held since an earlier command of this thread: the guard takes it over. */
-            deferred_clear(st);
-            continue;
-        }
-        if (pthread_mutex_trylock(&t->mu[st]) == 0)
+        if (take_at_once(t, st))
             continue;
         /* About to wait: never while holding stripes for staged writes, which another thread
          * may be waiting for in turn. Commit them and release every deferred stripe this guard
@@ -209,9 +216,7 @@ keylock_trylock1(struct keylock_table *t, struct kv_slice ns, struct kv_slice ke
                  struct keylock_guard *g)
 {
     uint32_t st = stripe_of(ns, key);
-    if (deferred_has(t, st)) {
-        deferred_clear(st);
-    } else if (pthread_mutex_trylock(&t->mu[st]) != 0) {
+    if (!take_at_once(t, st)) {
         memset(g, 0, sizeof *g);
         return false;
     }

@@ -518,7 +518,7 @@ pop_read(struct db *db, const struct kv_buf *prefix, const struct meta *m, bool 
          uint64_t index, struct list_values *got, bool *remember, struct kv_err *err)
 {
     *remember = db->snap == NULL && storage_stage_enabled();
-    uint64_t raw = storage_raw_writes(db->st);
+    uint64_t raw = *remember ? storage_raw_writes(db->st) : 0;
     bool follows = *remember && ahead_follows(db->st, prefix, left, raw);
     ptrdiff_t at = follows ? ahead_position(index) : -1;
     if (at >= 0) {
