@@ -30,11 +30,17 @@ ONE_FULL_SYNC = {"sync_full": 1, "sync_partial_ok": 1, "sync_partial_err": 1}
 STABLE_FILES = {"rocksdb.disable_auto_compactions": True}
 
 
-def _big_master(master, values, size=100_000, extra=None, name=None):
+def _big_master(master, values, size=100_000, extra=None, name=None, parts=1):
     """A master with `values` incompressible values of `size` bytes in small SST files, its
-    WAL purged (a new replica must full-sync)."""
+    WAL purged (a new replica must full-sync). With parts > 1 the values are written in that
+    many parts with a restart after each (recovery flushes each part into SST files of its
+    own), so the checkpoint has at least `parts` SST files whatever the flushes did."""
     m = master(config(STRETCH_CONFIG, PURGE_WAL_CONFIG, STABLE_FILES, extra or {}), name=name)
-    fill_values(m, values, size, prefix="m:")
+    per = -(-values // parts)
+    for first in range(0, values, per):
+        if first > 0:
+            m.restart()
+        fill_values(m, min(per, values - first), size, prefix="m:", start=first)
     purge_wal_and_restart(m)
     return m
 
@@ -98,7 +104,9 @@ def test_s01_master_blackholed_mid_transfer_slaveof_returns_at_once(master, serv
 
 
 def test_s03_master_crash_mid_transfer_replica_resumes_and_skips_files(master, server_factory):
-    m = _big_master(master, 100)  # ~10 MB in ~10 SST files at 1 MB/s
+    # ~10 MB at 1 MB/s in at least 6 SST files: with 4 fetchers the first SSTs complete while
+    # others are still in flight (with only 4 they all end together, at the very end)
+    m = _big_master(master, 100, parts=6)
     r = server_factory(config())
     fill_small(r, 3000, prefix="r:")  # unrelated old data, further in sequence than m
     slaveof(r, m)
