@@ -152,6 +152,7 @@ static const struct config_option options[] = {
     ENUM_OPT("migrate-type", migrate_type, "redis-command", MUTABLE, migrate_type_names),
 
     /* rocksdb */
+    INT_OPT("row-cache-size", row_cache_size, "64", IMMUTABLE, 0, 65536),
     INT_OPT("rocksdb.block_cache_size", rocksdb_block_cache_size, "4096", IMMUTABLE, 1, INT_MAX),
     INT_OPT("rocksdb.write_buffer_size", rocksdb_write_buffer_size, "64", MUTABLE, 1, 4096),
     INT_OPT("rocksdb.max_write_buffer_number", rocksdb_max_write_buffer_number, "4", MUTABLE, 1,

@@ -113,6 +113,7 @@ struct config {
 
     /* rocksdb ("mutable" below means CONFIG SET accepts it; the apply hook must pass the
      * change to RocksDB) */
+    int row_cache_size; /* MiB for the row caches (sub-keys 3/4, metadata 1/4), 0 = none */
     int rocksdb_block_cache_size;               /* MiB, 4096 (Kvrocks' sample value), >= 1 */
     int rocksdb_write_buffer_size;              /* MiB, 64, 1..4096; mutable */
     int rocksdb_max_write_buffer_number;        /* 4, 1..256; mutable */

@@ -305,6 +305,17 @@ section_rocksdb(struct server *srv, struct kv_buf *out)
     kv_buf_printf(
         out, "block_cache_usage:%llu\r\n",
         (unsigned long long)storage_property_int(st, KV_CF_SUBKEY, "rocksdb.block-cache-usage"));
+    uint64_t row_bytes = 0;
+    for (int i = 0; i < KV_CF_COUNT; i++)
+        row_bytes += storage_row_cache_stats(st, (enum kv_cf)i).bytes;
+    kv_buf_printf(out, "row_cache_size:%llu\r\n", (unsigned long long)row_bytes);
+    for (int i = 0; i < KV_CF_COUNT; i++) {
+        struct storage_row_cache_stats rc = storage_row_cache_stats(st, (enum kv_cf)i);
+        if (rc.bytes > 0)
+            kv_buf_printf(out, "row_cache_hits[%s]:%llu\r\nrow_cache_misses[%s]:%llu\r\n",
+                          cf_name((enum kv_cf)i), (unsigned long long)rc.hits,
+                          cf_name((enum kv_cf)i), (unsigned long long)rc.misses);
+    }
     static const struct {
         const char *field;
         const char *property;

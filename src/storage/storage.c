@@ -20,6 +20,7 @@
 #include "common/mem.h"
 #include "common/strconv.h"
 #include "storage/compact_filter.h"
+#include "storage/rowcache.h"
 #include "storage/stage_index.h"
 #include "storage/storage_int.h"
 
@@ -306,6 +307,11 @@ storage_open(const struct config *cfg, const char *path, struct storage **out, s
     st->path = kv_strdup(path);
     st->filter_ctx = compact_filter_ctx_new(cfg->cluster_enabled);
 
+    /* Sub-keys outnumber keys in the workloads the caches help most (read-modify-writes of big
+     * keys): three quarters for them. */
+    size_t row_bytes = (size_t)cfg->row_cache_size << 20;
+    st->rows[0] = rowcache_new(row_bytes - row_bytes / 4);
+    st->rows[1] = rowcache_new(row_bytes / 4);
     st->cache = rocksdb_cache_create_lru((size_t)cfg->rocksdb_block_cache_size << 20);
     st->table_opts = rocksdb_block_based_options_create();
     rocksdb_block_based_options_set_block_cache(st->table_opts, st->cache);
@@ -445,6 +451,8 @@ storage_close(struct storage *st)
     if (st->write_opts)
         rocksdb_writeoptions_destroy(st->write_opts);
     compact_filter_ctx_free(st->filter_ctx);
+    for (int i = 0; i < ROW_CACHED; i++)
+        rowcache_free(st->rows[i]);
     kv_free(st->path);
     kv_free(st);
 }
@@ -453,6 +461,13 @@ const char *
 storage_path(const struct storage *st)
 {
     return st->path;
+}
+
+/* The row cache lane of a column family (storage_int.h, ROW_CACHED), or -1. */
+static int
+row_lane_of(enum kv_cf cf)
+{
+    return cf == KV_CF_SUBKEY ? 0 : cf == KV_CF_METADATA ? 1 : -1;
 }
 
 enum kv_code
@@ -472,6 +487,17 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
             return KV_OK;
         }
     }
+    /* Then the row cache, which only knows the latest values. */
+    int lane = snap == NULL ? row_lane_of(cf) : -1;
+    struct rowcache *rows = lane >= 0 ? st->rows[lane] : NULL;
+    struct rowcache_ticket miss = {0};
+    if (rows != NULL) {
+        enum rowcache_hit hit = rowcache_get(rows, key, val, &miss);
+        if (hit != ROWCACHE_MISS) {
+            count_add(&st->keys_read[cf], 1);
+            return hit == ROWCACHE_VALUE ? KV_OK : KV_NOTFOUND;
+        }
+    }
     const rocksdb_readoptions_t *ro = snap != NULL ? snap->ro : st->read_opts;
     rocksdb_pinnableslice_t *ps =
         rocksdb_get_pinned_cf(st->db, ro, st->cf[cf], key.ptr, key.len, &errptr);
@@ -480,11 +506,15 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
     if (errptr != NULL)
         return take_error(errptr, err, "get");
     if (ps == NULL)
-        return KV_NOTFOUND;
+        return KV_NOTFOUND; /* not cached: a miss of a random key would evict a useful entry */
     size_t n = 0;
     const char *p = rocksdb_pinnableslice_value(ps, &n);
     kv_buf_append(val, p, n);
     rocksdb_pinnableslice_destroy(ps);
+    if (rows != NULL) {
+        struct kv_slice got = kv_buf_slice(val);
+        rowcache_fill(rows, key, &miss, &got);
+    }
     return KV_OK;
 }
 
@@ -735,6 +765,92 @@ written(struct storage *st, const uint32_t *records)
         st->write_listener(st->write_listener_arg);
 }
 
+/* The records of one write in the column families with a row cache (ROW_CACHED), between
+ * rowcache_begin before it and rowcache_end after it (rowcache.h), one lane per cache. Keys and
+ * values are borrowed from the batch being written. */
+struct row_lane {
+    struct rowcache *c;       /* borrowed; NULL: this column family has none */
+    struct rowcache_write *w; /* inline, or owned when more than fit there */
+    size_t n, cap;
+    bool bulk; /* the write has a range delete in this column family */
+    struct rowcache_write inline_w[8];
+};
+
+struct row_writes {
+    struct row_lane lane[ROW_CACHED];
+};
+
+static void
+row_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+           struct kv_slice value)
+{
+    struct row_writes *r = arg;
+    int i = row_lane_of(cf);
+    if (i < 0 || r->lane[i].c == NULL || kind == STORAGE_REC_LOG_DATA)
+        return;
+    struct row_lane *l = &r->lane[i];
+    if (kind == STORAGE_REC_DELETE_RANGE) {
+        l->bulk = true;
+        return;
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap * 4;
+        struct rowcache_write *w = kv_malloc(cap * sizeof *w);
+        memcpy(w, l->w, l->n * sizeof *w);
+        if (l->w != l->inline_w)
+            kv_free(l->w);
+        l->w = w;
+        l->cap = cap;
+    }
+    l->w[l->n++] =
+        (struct rowcache_write){.key = key, .val = value, .put = kind == STORAGE_REC_PUT};
+}
+
+/* Before st writes the batch `rep`: the row caches drop the keys it changes. */
+static void
+rows_begin(struct row_writes *r, struct storage *st, struct kv_slice rep)
+{
+    bool any = false;
+    for (int i = 0; i < ROW_CACHED; i++) {
+        struct row_lane *l = &r->lane[i];
+        l->c = st->rows[i];
+        l->w = l->inline_w;
+        l->n = 0;
+        l->cap = sizeof l->inline_w / sizeof l->inline_w[0];
+        l->bulk = false;
+        any = any || l->c != NULL;
+    }
+    if (!any)
+        return;
+    if (storage_batch_foreach(rep, row_record, r, NULL) != KV_OK) {
+        /* A malformed batch: whatever RocksDB makes of it, nothing cached survives it. */
+        for (int i = 0; i < ROW_CACHED; i++)
+            r->lane[i].bulk = true;
+    }
+    for (int i = 0; i < ROW_CACHED; i++) {
+        struct row_lane *l = &r->lane[i];
+        if (l->bulk)
+            rowcache_bulk_begin(l->c);
+        rowcache_begin(l->c, l->w, l->n);
+    }
+}
+
+/* After the write (ok: it succeeded): the caches take the values written. */
+static void
+rows_end(struct row_writes *r, bool ok)
+{
+    for (int i = 0; i < ROW_CACHED; i++) {
+        struct row_lane *l = &r->lane[i];
+        rowcache_end(l->c, l->w, l->n, ok);
+        if (l->bulk)
+            rowcache_bulk_end(l->c);
+        if (l->w != l->inline_w)
+            kv_free(l->w);
+        l->w = NULL;
+        l->n = 0;
+    }
+}
+
 enum kv_code
 storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
 {
@@ -750,7 +866,10 @@ storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, stru
     if (count != NULL)
         *count = (uint32_t)rocksdb_writebatch_count(wb);
     char *errptr = NULL;
+    struct row_writes rows;
+    rows_begin(&rows, st, rep);
     rocksdb_write(st->db, st->write_opts, wb, &errptr);
+    rows_end(&rows, errptr == NULL);
     rocksdb_writebatch_destroy(wb);
     /* After the write: a reader that still sees the old count read the key before it. */
     atomic_fetch_add_explicit(&st->raw_writes, 1, memory_order_release);
@@ -842,7 +961,10 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
     if (rc != KV_OK)
         return rc;
     char *errptr = NULL;
+    struct row_writes rows;
+    rows_begin(&rows, st, storage_batch_data(b));
     rocksdb_write(st->db, st->write_opts, b->wb, &errptr);
+    rows_end(&rows, errptr == NULL);
     if (errptr != NULL) {
         atomic_store(&st->write_failed, true);
         return take_error(errptr, err, "write");
@@ -947,7 +1069,10 @@ storage_stage_commit(struct kv_err *err)
     }
     rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(out->ptr, out->len);
     char *errptr = NULL;
+    struct row_writes rows;
+    rows_begin(&rows, st, kv_buf_slice(out));
     rocksdb_write(st->db, st->write_opts, wb, &errptr);
+    rows_end(&rows, errptr == NULL);
     rocksdb_writebatch_destroy(wb);
     kv_buf_resize(&stage.rep, WB_HEADER);
     if (stage.compacted.cap > 2 * STAGE_MAX_BYTES)
@@ -1241,6 +1366,15 @@ storage_property_int(struct storage *st, enum kv_cf cf, const char *name)
     if (rocksdb_property_int_cf(st->db, st->cf[cf], name, &v) != 0)
         return 0;
     return v;
+}
+
+struct storage_row_cache_stats
+storage_row_cache_stats(struct storage *st, enum kv_cf cf)
+{
+    int lane = row_lane_of(cf);
+    struct rowcache *c = lane >= 0 ? st->rows[lane] : NULL;
+    return (struct storage_row_cache_stats){rowcache_bytes(c), rowcache_hits(c),
+                                            rowcache_misses(c)};
 }
 
 uint64_t

@@ -14,6 +14,8 @@
 
 struct compact_filter_ctx;
 
+#define ROW_CACHED 2
+
 struct storage {
     rocksdb_t *db;                                   /* owned */
     char *path;                                      /* owned */
@@ -21,7 +23,10 @@ struct storage {
     rocksdb_options_t *cf_opts[KV_CF_COUNT];         /* owned; each owns its filter factory */
     rocksdb_column_family_handle_t *cf[KV_CF_COUNT]; /* owned */
     rocksdb_block_based_table_options_t *table_opts; /* owned; copied into each CF's options */
-    rocksdb_cache_t *cache;                /* owned wrapper; RocksDB shares the cache itself */
+    rocksdb_cache_t *cache; /* owned wrapper; RocksDB shares the cache itself */
+    /* Row caches (rowcache.h) of the sub-key and metadata column families; owned, NULL when
+     * off. */
+    struct rowcache *rows[ROW_CACHED];
     rocksdb_filterpolicy_t *filter;        /* owned by table_opts once set */
     rocksdb_readoptions_t *read_opts;      /* owned */
     rocksdb_writeoptions_t *write_opts;    /* owned */

@@ -39,6 +39,7 @@ class StorageTest : public ::testing::Test {
         cfg_->rocksdb_write_buffer_size = 1; // MiB: the minimum, so memtables flush often
         cfg_->rocksdb_target_file_size_base = 1;
         cfg_->rocksdb_block_cache_size = 8;
+        cfg_->row_cache_size = 1; // MiB: small, so its entries get evicted too
         cfg_->cluster_enabled = Cluster();
         Open();
     }

@@ -172,6 +172,7 @@ TEST_F(ConfigTest, Mutability)
                                       "log-dir",
                                       "slaveof",
                                       "cluster-enabled",
+                                      "row-cache-size",
                                       "rocksdb.block_cache_size",
                                       "rocksdb.block_size",
                                       "rocksdb.wal_ttl_seconds",
