@@ -776,8 +776,13 @@ struct row_lane {
     struct rowcache_write inline_w[8];
 };
 
+/* A write with more records in one cached column family than this (a big APPLYBATCH, say) is
+ * followed as a bulk write: its bookkeeping stays bounded. */
+#define ROW_WRITES_MAX 65536
+
 struct row_writes {
     struct row_lane lane[ROW_CACHED];
+    size_t records; /* in the whole batch: what a lane that outgrows its inline room takes */
 };
 
 static void
@@ -789,12 +794,16 @@ row_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_sl
     if (i < 0 || r->lane[i].c == NULL || kind == STORAGE_REC_LOG_DATA)
         return;
     struct row_lane *l = &r->lane[i];
-    if (kind == STORAGE_REC_DELETE_RANGE) {
+    if (kind == STORAGE_REC_DELETE_RANGE || l->n == ROW_WRITES_MAX) {
         l->bulk = true;
         return;
     }
+    if (l->bulk)
+        return; /* the whole cache goes stale anyway */
     if (l->n == l->cap) {
-        size_t cap = l->cap * 4;
+        size_t cap = r->records > l->cap ? r->records : l->cap * 4;
+        if (cap > ROW_WRITES_MAX)
+            cap = ROW_WRITES_MAX;
         struct rowcache_write *w = kv_malloc(cap * sizeof *w);
         memcpy(w, l->w, l->n * sizeof *w);
         if (l->w != l->inline_w)
@@ -822,6 +831,7 @@ rows_begin(struct row_writes *r, struct storage *st, struct kv_slice rep)
     }
     if (!any)
         return;
+    r->records = rep.len >= WB_HEADER ? kv_get_u32le(rep.ptr + 8) : 0;
     if (storage_batch_foreach(rep, row_record, r, NULL) != KV_OK) {
         /* A malformed batch: whatever RocksDB makes of it, nothing cached survives it. */
         for (int i = 0; i < ROW_CACHED; i++)

@@ -1131,3 +1131,37 @@ TEST_F(StorageApiTest, SubkeyCacheReadsNeverGoBackInTime)
     EXPECT_EQ(backwards.load(), 0);
     EXPECT_GT(storage_row_cache_stats(st_, KV_CF_SUBKEY).hits, 0u);
 }
+
+// A write with more sub-key records than the cache follows one by one (storage.c,
+// ROW_WRITES_MAX) makes the whole cache stale instead: a cached key it rewrites reads back new.
+TEST_F(StorageApiTest, SubkeyCacheOfAHugeBatchStaysExact)
+{
+    Put(KV_CF_SUBKEY, "k00000", "old");
+    Put(KV_CF_SUBKEY, "k69999", "old");
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "k00000"), "old"); // now cached
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "k69999"), "old");
+    uint64_t hits = storage_row_cache_stats(st_, KV_CF_SUBKEY).hits;
+    EXPECT_EQ(Get(KV_CF_SUBKEY, "k69999"), "old");
+    EXPECT_EQ(storage_row_cache_stats(st_, KV_CF_SUBKEY).hits, hits + 1);
+    for (bool raw : {false, true}) {
+        struct storage_batch *b = storage_batch_new(st_);
+        std::string v = raw ? "raw" : "direct";
+        for (int i = 0; i < 70000; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%05d", i);
+            storage_batch_put(b, KV_CF_SUBKEY, S(k), S(v));
+        }
+        struct kv_err err;
+        kv_err_clear(&err);
+        if (raw) {
+            std::string wire = Str(storage_batch_data(b));
+            ASSERT_EQ(storage_write_raw(st_, S(wire), nullptr, &err), KV_OK) << err.msg;
+        } else {
+            ASSERT_EQ(storage_write(st_, b, &err), KV_OK) << err.msg;
+        }
+        storage_batch_free(b);
+        EXPECT_EQ(Get(KV_CF_SUBKEY, "k00000"), v);
+        EXPECT_EQ(Get(KV_CF_SUBKEY, "k69999"), v);
+        EXPECT_EQ(Get(KV_CF_SUBKEY, "k69999"), v); // cached again by the read before
+    }
+}
