@@ -310,7 +310,7 @@ section_rocksdb(struct server *srv, struct kv_buf *out)
         row_bytes += storage_row_cache_stats(st, (enum kv_cf)i).bytes;
     kv_buf_printf(out, "row_cache_size:%llu\r\n", (unsigned long long)row_bytes);
     for (int i = 0; i < KV_CF_COUNT; i++) {
-        struct storage_row_cache_stats rc = storage_row_cache_stats(st, (enum kv_cf)i);
+        struct rowcache_stats rc = storage_row_cache_stats(st, (enum kv_cf)i);
         if (rc.bytes > 0)
             kv_buf_printf(out, "row_cache_hits[%s]:%llu\r\nrow_cache_misses[%s]:%llu\r\n",
                           cf_name((enum kv_cf)i), (unsigned long long)rc.hits,

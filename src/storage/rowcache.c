@@ -286,20 +286,14 @@ rowcache_bulk_end(struct rowcache *c)
     atomic_fetch_sub(&c->bulk, 1);
 }
 
-uint64_t
-rowcache_hits(const struct rowcache *c)
+struct rowcache_stats
+rowcache_stats(const struct rowcache *c)
 {
-    return c != NULL ? atomic_load_explicit(&c->hits, memory_order_relaxed) : 0;
-}
-
-uint64_t
-rowcache_misses(const struct rowcache *c)
-{
-    return c != NULL ? atomic_load_explicit(&c->misses, memory_order_relaxed) : 0;
-}
-
-size_t
-rowcache_bytes(const struct rowcache *c)
-{
-    return c != NULL ? c->n * (sizeof(struct bucket) + WAYS * sizeof(struct entry)) : 0;
+    struct rowcache_stats s = {0, 0, 0};
+    if (c != NULL) {
+        s.bytes = c->n * (sizeof(struct bucket) + WAYS * sizeof(struct entry));
+        s.hits = atomic_load_explicit(&c->hits, memory_order_relaxed);
+        s.misses = atomic_load_explicit(&c->misses, memory_order_relaxed);
+    }
+    return s;
 }

@@ -92,10 +92,12 @@ void rowcache_end(struct rowcache *c, const struct rowcache_write *w, size_t n, 
 void rowcache_bulk_begin(struct rowcache *c);
 void rowcache_bulk_end(struct rowcache *c);
 
-/* Counters since creation, for INFO: lookups that hit (a value or an absence) and that missed. */
-uint64_t rowcache_hits(const struct rowcache *c);
-uint64_t rowcache_misses(const struct rowcache *c);
-size_t rowcache_bytes(const struct rowcache *c);
+/* For INFO: the cache's size in bytes (0 for NULL), and its lookups since creation that hit (a
+ * value or an absence) and that missed. */
+struct rowcache_stats {
+    uint64_t bytes, hits, misses;
+};
+struct rowcache_stats rowcache_stats(const struct rowcache *c);
 
 #ifdef __cplusplus
 }

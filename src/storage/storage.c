@@ -1378,13 +1378,11 @@ storage_property_int(struct storage *st, enum kv_cf cf, const char *name)
     return v;
 }
 
-struct storage_row_cache_stats
+struct rowcache_stats
 storage_row_cache_stats(struct storage *st, enum kv_cf cf)
 {
     int lane = row_lane_of(cf);
-    struct rowcache *c = lane >= 0 ? st->rows[lane] : NULL;
-    return (struct storage_row_cache_stats){rowcache_bytes(c), rowcache_hits(c),
-                                            rowcache_misses(c)};
+    return rowcache_stats(lane >= 0 ? st->rows[lane] : NULL);
 }
 
 uint64_t

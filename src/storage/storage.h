@@ -25,6 +25,7 @@
 #include "common/status.h"
 #include "config/config.h"
 #include "storage/cf.h"
+#include "storage/rowcache.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -215,10 +216,7 @@ uint64_t storage_sst_bytes(struct storage *st);
 /* The row cache of cf (rowcache.h, row-cache-size; the sub-key and metadata column families
  * have one): its size in bytes (0: none) and the point reads it answered and did not answer
  * since open. */
-struct storage_row_cache_stats {
-    uint64_t bytes, hits, misses;
-};
-struct storage_row_cache_stats storage_row_cache_stats(struct storage *st, enum kv_cf cf);
+struct rowcache_stats storage_row_cache_stats(struct storage *st, enum kv_cf cf);
 
 /* Change one mutable column-family option of every column family at run time (RocksDB's
  * SetOptions: `name` and `value` in RocksDB's option-string syntax, e.g. "write_buffer_size",

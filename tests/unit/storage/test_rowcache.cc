@@ -42,9 +42,9 @@ Cache
 NewCache(size_t buckets)
 {
     Cache one(rowcache_new(1));
-    size_t per = rowcache_bytes(one.get());
+    size_t per = rowcache_stats(one.get()).bytes;
     Cache c(rowcache_new(per * buckets));
-    EXPECT_EQ(rowcache_bytes(c.get()), per * buckets);
+    EXPECT_EQ(rowcache_stats(c.get()).bytes, per * buckets);
     return c;
 }
 
@@ -176,9 +176,9 @@ TEST(RowCache, NullCacheDoesNothing)
     EXPECT_EQ(rowcache_get(c, S("k"), &b, &t), ROWCACHE_MISS); // nor did a write
     EXPECT_EQ(rowcache_get(c, S("j"), &b, &t), ROWCACHE_MISS);
     EXPECT_EQ(std::string(b.ptr, b.len), "keep");
-    EXPECT_EQ(rowcache_hits(c), 0u);
-    EXPECT_EQ(rowcache_misses(c), 0u);
-    EXPECT_EQ(rowcache_bytes(c), 0u);
+    EXPECT_EQ(rowcache_stats(c).hits, 0u);
+    EXPECT_EQ(rowcache_stats(c).misses, 0u);
+    EXPECT_EQ(rowcache_stats(c).bytes, 0u);
     rowcache_free(c);
     kv_buf_deinit(&b);
 }
@@ -187,7 +187,7 @@ TEST(RowCache, AtLeastOneBucket)
 {
     Cache c(rowcache_new(1));
     ASSERT_NE(c.get(), nullptr);
-    EXPECT_GT(rowcache_bytes(c.get()), 0u);
+    EXPECT_GT(rowcache_stats(c.get()).bytes, 0u);
     LoadValue(c.get(), "k", "v"); // and that one bucket works
     Got g = Get(c.get(), "k");
     EXPECT_EQ(g.hit, ROWCACHE_VALUE);
@@ -198,47 +198,47 @@ TEST(RowCache, FillThenHitIsAnExactCopy)
 {
     Cache c(rowcache_new(64 << 10));
     ASSERT_NE(c.get(), nullptr);
-    EXPECT_EQ(rowcache_hits(c.get()), 0u);
-    EXPECT_EQ(rowcache_misses(c.get()), 0u);
+    EXPECT_EQ(rowcache_stats(c.get()).hits, 0u);
+    EXPECT_EQ(rowcache_stats(c.get()).misses, 0u);
 
     const std::string key("k\0x", 3), other("k\0y", 3);
     const std::string val("a\0b\xff\0\x01z", 7);
     Got g = Get(c.get(), key);
     ASSERT_EQ(g.hit, ROWCACHE_MISS);
-    EXPECT_EQ(rowcache_misses(c.get()), 1u);
-    EXPECT_EQ(rowcache_hits(c.get()), 0u);
+    EXPECT_EQ(rowcache_stats(c.get()).misses, 1u);
+    EXPECT_EQ(rowcache_stats(c.get()).hits, 0u);
     Fill(c.get(), key, g.miss, &val);
 
     g = Get(c.get(), key);
     ASSERT_EQ(g.hit, ROWCACHE_VALUE);
     EXPECT_EQ(g.val, val); // all 7 bytes, NULs included, and the buffer's old bytes gone
     EXPECT_EQ(g.val.size(), 7u);
-    EXPECT_EQ(rowcache_hits(c.get()), 1u);
-    EXPECT_EQ(rowcache_misses(c.get()), 1u);
+    EXPECT_EQ(rowcache_stats(c.get()).hits, 1u);
+    EXPECT_EQ(rowcache_stats(c.get()).misses, 1u);
     g = Get(c.get(), key); // a hit does not consume the entry
     EXPECT_EQ(g.hit, ROWCACHE_VALUE);
     EXPECT_EQ(g.val, val);
-    EXPECT_EQ(rowcache_hits(c.get()), 2u);
+    EXPECT_EQ(rowcache_stats(c.get()).hits, 2u);
 
     // Keys that differ after an embedded NUL, or are a prefix, are other keys.
     EXPECT_EQ(Kind(c.get(), other), ROWCACHE_MISS);
     EXPECT_EQ(Kind(c.get(), std::string("k")), ROWCACHE_MISS);
     EXPECT_EQ(Kind(c.get(), std::string("k\0xx", 4)), ROWCACHE_MISS);
-    EXPECT_EQ(rowcache_misses(c.get()), 4u);
+    EXPECT_EQ(rowcache_stats(c.get()).misses, 4u);
 
     // Absent (val NULL): a hit of kind ABSENT, counted as a hit.
     Load(c.get(), "gone", nullptr);
-    EXPECT_EQ(rowcache_misses(c.get()), 5u);
+    EXPECT_EQ(rowcache_stats(c.get()).misses, 5u);
     EXPECT_EQ(Kind(c.get(), "gone"), ROWCACHE_ABSENT);
-    EXPECT_EQ(rowcache_hits(c.get()), 3u);
+    EXPECT_EQ(rowcache_stats(c.get()).hits, 3u);
 
     // An empty value is a value, not an absence.
     LoadValue(c.get(), "empty", "");
     g = Get(c.get(), "empty");
     EXPECT_EQ(g.hit, ROWCACHE_VALUE);
     EXPECT_EQ(g.val, "");
-    EXPECT_EQ(rowcache_hits(c.get()), 4u);
-    EXPECT_EQ(rowcache_misses(c.get()), 6u);
+    EXPECT_EQ(rowcache_stats(c.get()).hits, 4u);
+    EXPECT_EQ(rowcache_stats(c.get()).misses, 6u);
 
     // The cache copied the bytes: the caller's memory may change after the fill.
     std::string mutable_val = "original";
@@ -905,8 +905,8 @@ TEST(RowCache, ConcurrentHitsAreAlwaysCurrent)
     EXPECT_GT(cnt.absent_hits.load(), 100u);
     EXPECT_GT(cnt.misses.load(), 1000u);
     EXPECT_GT(cnt.bulks.load(), 0u);
-    EXPECT_EQ(rowcache_hits(c), cnt.value_hits.load() + cnt.absent_hits.load());
-    EXPECT_EQ(rowcache_misses(c), cnt.misses.load());
+    EXPECT_EQ(rowcache_stats(c).hits, cnt.value_hits.load() + cnt.absent_hits.load());
+    EXPECT_EQ(rowcache_stats(c).misses, cnt.misses.load());
 
     // Quiescent now: every key either misses or holds exactly the database's value.
     for (int k = 0; k < kKeys; k++) {
