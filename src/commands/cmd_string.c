@@ -568,6 +568,14 @@ cmd_lcs(struct cmd_ctx *ctx)
     }
     struct kv_slice a = types[0] == META_STRING ? vals[0] : kv_slice_make("", 0);
     struct kv_slice b = types[1] == META_STRING ? vals[1] : kv_slice_make("", 0);
+    /* As Redis: the table of (len(a) + 1) * (len(b) + 1) 4-byte cells may not exceed
+     * proto-max-bulk-len (two 100 KB strings would otherwise ask for 40 GB). */
+    uint64_t cells = ((uint64_t)a.len + 1) * ((uint64_t)b.len + 1);
+    if (a.len < UINT32_MAX - 1 && b.len < UINT32_MAX - 1 && cells > max_string_len(ctx) / 4) {
+        rc = args_error(ctx, KV_ERR,
+                        "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+        goto out;
+    }
     rc = str_lcs_compute(a, b, !idx && !len, idx, minmatchlen, &r, ctx->err);
     if (rc == KV_ERR_RANGE) {
         rc = args_error(ctx, KV_ERR, "String too long for LCS");

@@ -564,6 +564,23 @@ def test_lcs_errors(r):
     assert r("LCS", "key1") == arity("lcs")
 
 
+def test_lcs_refuses_a_table_beyond_proto_max_bulk_len(r):
+    # (len(a) + 1) * (len(b) + 1) cells of 4 bytes: 2 x 100 KB would ask for 40 GB.
+    big = err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+    assert r("SET", "a", "x" * 100000) == b"OK"
+    assert r("SET", "b", "y" * 100000) == b"OK"
+    assert r("LCS", "a", "b") == big
+    assert r("LCS", "a", "b", "IDX") == big
+    assert r("PING") == b"PONG"
+    # At the limit it runs: 1 MiB limit / 4 bytes = 262144 cells = 512 * 512.
+    assert r("CONFIG", "SET", "proto-max-bulk-len", str(1 << 20)) == b"OK"
+    assert r("SET", "a", "ab" * 255 + "a") == b"OK"  # 511 bytes
+    assert r("SET", "b", "b" * 511) == b"OK"
+    assert r("LCS", "a", "b", "LEN") == 255
+    assert r("APPEND", "b", "b") == 512  # 512 * 513 cells: one row too many
+    assert r("LCS", "a", "b", "LEN") == big
+
+
 # --------------------------------------------------------------------------------------
 # Kvrocks CAS / CAD
 
