@@ -16,10 +16,14 @@ args_error(struct cmd_ctx *ctx, enum kv_code code, const char *fmt, ...)
     if (ctx->err == NULL)
         return code;
     ctx->err->code = code;
+    /* Formatted aside first: an argument may be the current message (a reason wrapped in a
+     * command's own text), and vsnprintf's output may not overlap its arguments. */
+    char msg[sizeof ctx->err->msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(ctx->err->msg, sizeof ctx->err->msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(ctx->err->msg, msg, sizeof msg);
     return code;
 }
 

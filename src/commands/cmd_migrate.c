@@ -149,12 +149,8 @@ cmd_applybatch(struct cmd_ctx *ctx)
 {
     uint32_t count = 0;
     enum kv_code rc = storage_write_raw(ctx->db->st, ctx->argv[1], &count, ctx->err);
-    if (rc == KV_ERR_CORRUPT) {
-        /* args_error writes into ctx->err->msg: the reason must not be read from there. */
-        char why[sizeof ctx->err->msg];
-        snprintf(why, sizeof why, "%s", ctx->err->msg);
-        return args_error(ctx, KV_ERR, "Invalid write batch: %s", why);
-    }
+    if (rc == KV_ERR_CORRUPT)
+        return args_error(ctx, KV_ERR, "Invalid write batch: %s", ctx->err->msg);
     if (rc != KV_OK)
         return rc;
     resp_write_int(ctx->out, (int64_t)ctx->argv[1].len);
