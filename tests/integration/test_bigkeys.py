@@ -16,6 +16,11 @@ What a user of big keys relies on, checked on a real server:
     under the same name keeps exactly its new members.
 ZRANGE by rank in the middle is O(rank) in this layout (as in Kvrocks: the score index has no
 rank counts): the test pins that it walks from the nearer end of the index.
+
+A big string (70 MiB): the SST data block holding it, which it shares with the metadata of the
+keys sorted just before it, stays in the block cache, so reading those keys (or the string)
+again does not read the block from the file again. Counted in bytes the server process read
+(/proc/<pid>/io), not timed.
 """
 import os
 import random
@@ -258,3 +263,68 @@ def test_compact_command(server):
     assert "Command not allowed inside a transaction" in str(replies[1])
     assert isinstance(replies[2], redis.ResponseError)
     assert str(replies[2]).startswith("Transaction discarded")
+
+
+def bytes_read(server):
+    """What the server process has read so far with read(2), pread(2) and the like
+    (/proc/<pid>/io rchar): its SST files, whether the page cache served them or not, and its
+    sockets."""
+    with open("/proc/%d/io" % server.pid) as f:
+        for line in f:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    raise AssertionError("no rchar in /proc/%d/io" % server.pid)
+
+
+def block_state(server):
+    """The fields of INFO rocksdb that tell where the big string's block is, for messages."""
+    info = rocks(server)
+    return {k: v for k, v in info.items()
+            if k == "block_cache_usage" or k.endswith("[metadata]") and k.startswith(
+                ("sst_files_size", "num_files_at_level0", "keys_read"))}
+
+
+def test_big_string_block_stays_cached(server):
+    """A 70 MiB string shares its data block with the metadata of the 100 small sets sorted
+    before it (a block takes records until it is over 90% full). That block must fit in one
+    shard of the block cache: with RocksDB's automatic 64 shards of 64 MiB (4096 MiB cache) it
+    was never kept, so every SISMEMBER of those sets read the whole 73 MB block from the SST file
+    again, and COMPACT read it once for every set whose sub-keys it filtered (7.4 GB). The
+    bounds allow a few reads of the block, not one a set: COMPACT reads it as a compaction input
+    and for the sub-key filter's first lookup, and a restarted server's background keyspace scan
+    may miss the cache at the same moment as the first SISMEMBER (both then read it)."""
+    c = server.client()
+    sets = [b"n%03d" % i for i in range(100)]  # sort just before b"o"
+    with c.pipeline(transaction=False) as pipe:
+        for k in sets:
+            pipe.execute_command("SADD", k, "member")
+        pipe.execute()
+    big = 70 << 20
+    assert c.execute_command("SET", "o", b"x" * big) is True
+
+    start = bytes_read(server)
+    assert c.execute_command("COMPACT") == b"OK"
+    compact = bytes_read(server) - start
+    assert compact < 10 * big, ("COMPACT read %d bytes" % compact, block_state(server))
+    state = block_state(server)
+    assert state["block_cache_usage"] >= big, ("the string's block is not cached", state)
+
+    start = bytes_read(server)
+    for k in sets:
+        assert c.execute_command("SISMEMBER", k, "member") == 1
+    for _ in range(3):
+        assert c.execute_command("STRLEN", "o") == big
+    again = bytes_read(server) - start
+    assert again < big, ("100 SISMEMBERs and 3 STRLENs read %d bytes" % again,
+                         block_state(server))
+
+    # After a restart the block cache is empty: the first read brings the block in.
+    server.stop()
+    server.start()
+    c = server.client()
+    start = bytes_read(server)
+    for k in sets:
+        assert c.execute_command("SISMEMBER", k, "member") == 1
+    cold = bytes_read(server) - start
+    assert cold < 10 * big, ("100 SISMEMBERs after a restart read %d bytes" % cold,
+                             block_state(server))
