@@ -26,6 +26,7 @@
 #include "commands/args.h"
 #include "commands/command.h"
 #include "commands/errors.h"
+#include "commands/reads.h"
 #include "common/mem.h"
 #include "types/list.h"
 #include "types/set.h"
@@ -220,7 +221,8 @@ compute_weights(struct cmd_ctx *ctx, const struct sort_opts *o, struct sort_item
     for (size_t i = 0; i < n; i++) {
         struct kv_slice w = items[i].elem;
         if (o->has_by) {
-            rc = sort_lookup(ctx->db, o->by, items[i].elem, &v, ctx->err);
+            rc = sort_lookup(ctx->db, o->by, items[i].elem, reads_bitmap_string_max(ctx), &v,
+                             ctx->err);
             if (rc == KV_NOTFOUND) {
                 rc = KV_OK;
                 continue; /* no weight: 0, or "none" (lowest) with ALPHA */
@@ -266,7 +268,8 @@ emit(struct cmd_ctx *ctx, const struct sort_opts *o, const struct sort_item *ite
     bool *found = o->ngets ? kv_calloc(outlen ? outlen : 1, sizeof *found) : NULL;
     for (int64_t j = start; j <= end && o->ngets; j++) {
         for (size_t g = 0; g < o->ngets; g++) {
-            rc = sort_lookup(ctx->db, o->gets[g], items[j].elem, &v, ctx->err);
+            rc = sort_lookup(ctx->db, o->gets[g], items[j].elem, reads_bitmap_string_max(ctx), &v,
+                             ctx->err);
             size_t slot = (size_t)(j - start) * o->ngets + g;
             if (rc == KV_OK) {
                 found[slot] = true;

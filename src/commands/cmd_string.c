@@ -142,7 +142,8 @@ set_generic(struct cmd_ctx *ctx, struct kv_slice key, struct kv_slice value,
 {
     struct kv_buf old = KV_BUF_INIT;
     bool written = false, had_old = false;
-    enum kv_code rc = str_set(ctx->db, key, value, opts, &written, &old, &had_old, ctx->err);
+    enum kv_code rc = str_set(ctx->db, key, value, opts, reads_bitmap_string_max(ctx), &written,
+                              &old, &had_old, ctx->err);
     if (opts->get)
         reads_count_lookup(ctx, rc == KV_OK ? (had_old ? KV_OK : KV_NOTFOUND) : rc);
     if (rc == KV_OK) {
@@ -167,7 +168,8 @@ cmd_get(struct cmd_ctx *ctx)
 {
     struct kv_buf raw = KV_BUF_INIT;
     struct kv_slice v;
-    enum kv_code rc = str_get(ctx->db, ctx->argv[1], &raw, &v, ctx->err);
+    enum kv_code rc =
+        str_get(ctx->db, ctx->argv[1], reads_bitmap_string_max(ctx), &raw, &v, ctx->err);
     reads_count_lookup(ctx, rc);
     if (rc == KV_OK) {
         resp_write_bulk_slice(ctx->out, v);
@@ -253,7 +255,8 @@ cmd_mget(struct cmd_ctx *ctx)
     struct kv_buf *raws = kv_calloc(n, sizeof *raws);
     struct kv_slice *values = kv_malloc(n * sizeof *values);
     enum meta_type *types = kv_malloc(n * sizeof *types);
-    enum kv_code rc = str_mget(ctx->db, &ctx->argv[1], n, raws, values, types, ctx->err);
+    enum kv_code rc = str_mget(ctx->db, &ctx->argv[1], n, reads_bitmap_string_max(ctx), raws,
+                               values, types, ctx->err);
     if (rc == KV_OK) {
         resp_write_array(ctx->out, n);
         for (size_t i = 0; i < n; i++) {
@@ -309,7 +312,7 @@ static enum kv_code
 cmd_getdel(struct cmd_ctx *ctx)
 {
     struct kv_buf v = KV_BUF_INIT;
-    enum kv_code rc = str_getdel(ctx->db, ctx->argv[1], &v, ctx->err);
+    enum kv_code rc = str_getdel(ctx->db, ctx->argv[1], reads_bitmap_string_max(ctx), &v, ctx->err);
     reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         reply_value_or_null(ctx, rc == KV_OK, &v);
@@ -352,7 +355,7 @@ cmd_getex(struct cmd_ctx *ctx)
         }
     }
     struct kv_buf v = KV_BUF_INIT;
-    rc = str_getex(ctx->db, ctx->argv[1], ttl, at_ms, &v, ctx->err);
+    rc = str_getex(ctx->db, ctx->argv[1], ttl, at_ms, reads_bitmap_string_max(ctx), &v, ctx->err);
     reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         reply_value_or_null(ctx, rc == KV_OK, &v);
@@ -371,7 +374,8 @@ cmd_getrange(struct cmd_ctx *ctx)
     if ((rc = args_int64(ctx, 2, &start)) != KV_OK || (rc = args_int64(ctx, 3, &end)) != KV_OK)
         return rc;
     struct kv_buf v = KV_BUF_INIT;
-    rc = str_getrange(ctx->db, ctx->argv[1], start, end, &v, ctx->err);
+    rc =
+        str_getrange(ctx->db, ctx->argv[1], start, end, reads_bitmap_string_max(ctx), &v, ctx->err);
     reads_count_lookup(ctx, rc);
     if (rc == KV_OK || rc == KV_NOTFOUND) {
         resp_write_bulk(ctx->out, v.len ? v.ptr : "", v.len);
@@ -392,8 +396,8 @@ cmd_setrange(struct cmd_ctx *ctx)
     if (offset < 0)
         return args_error(ctx, KV_ERR_INVALID, "%s", ERR_OFFSET_RANGE);
     int64_t len = 0;
-    rc = str_setrange(ctx->db, ctx->argv[1], offset, ctx->argv[3], max_string_len(ctx), &len,
-                      ctx->err);
+    rc = str_setrange(ctx->db, ctx->argv[1], offset, ctx->argv[3], max_string_len(ctx),
+                      reads_bitmap_string_max(ctx), &len, ctx->err);
     if (rc == KV_ERR_RANGE)
         return args_error(ctx, KV_ERR_RANGE, "%s", ERR_STRING_TOO_LONG);
     if (rc == KV_OK)
@@ -406,8 +410,8 @@ static enum kv_code
 cmd_append(struct cmd_ctx *ctx)
 {
     int64_t len = 0;
-    enum kv_code rc =
-        str_append(ctx->db, ctx->argv[1], ctx->argv[2], max_string_len(ctx), &len, ctx->err);
+    enum kv_code rc = str_append(ctx->db, ctx->argv[1], ctx->argv[2], max_string_len(ctx),
+                                 reads_bitmap_string_max(ctx), &len, ctx->err);
     if (rc == KV_ERR_RANGE)
         return args_error(ctx, KV_ERR_RANGE, "%s", ERR_STRING_TOO_LONG);
     if (rc == KV_OK)
@@ -434,7 +438,8 @@ static enum kv_code
 incr_generic(struct cmd_ctx *ctx, int64_t incr)
 {
     int64_t v = 0;
-    enum kv_code rc = str_incrby(ctx->db, ctx->argv[1], incr, &v, ctx->err);
+    enum kv_code rc =
+        str_incrby(ctx->db, ctx->argv[1], incr, reads_bitmap_string_max(ctx), &v, ctx->err);
     if (rc == KV_ERR_INVALID)
         return args_error(ctx, KV_ERR_INVALID, "%s", ERR_NOT_INTEGER);
     if (rc == KV_ERR_RANGE)
@@ -487,7 +492,8 @@ static enum kv_code
 cmd_incrbyfloat(struct cmd_ctx *ctx)
 {
     struct kv_buf v = KV_BUF_INIT;
-    enum kv_code rc = str_incrbyfloat(ctx->db, ctx->argv[1], ctx->argv[2], &v, ctx->err);
+    enum kv_code rc = str_incrbyfloat(ctx->db, ctx->argv[1], ctx->argv[2],
+                                      reads_bitmap_string_max(ctx), &v, ctx->err);
     if (rc == KV_ERR_INVALID)
         rc = args_error(ctx, KV_ERR_INVALID, "%s", ERR_NOT_FLOAT);
     else if (rc == KV_ERR_RANGE)
@@ -531,7 +537,8 @@ cmd_lcs(struct cmd_ctx *ctx)
     enum meta_type types[2];
     struct str_lcs r;
     memset(&r, 0, sizeof r);
-    enum kv_code rc = str_mget(ctx->db, &ctx->argv[1], 2, raws, vals, types, ctx->err);
+    enum kv_code rc = str_mget(ctx->db, &ctx->argv[1], 2, reads_bitmap_string_max(ctx), raws, vals,
+                               types, ctx->err);
     if (rc != KV_OK)
         goto out;
     for (int i = 0; i < 2; i++)

@@ -22,6 +22,13 @@ reads_count_lookup(struct cmd_ctx *ctx, enum kv_code rc)
         atomic_fetch_add_explicit(&ctx->srv->stats.keyspace_misses, 1, memory_order_relaxed);
 }
 
+uint64_t
+reads_bitmap_string_max(const struct cmd_ctx *ctx)
+{
+    int mb = ctx->srv->cfg->max_bitmap_to_string_mb;
+    return mb > 0 ? (uint64_t)mb << 20 : 0;
+}
+
 /* [MATCH pattern] [COUNT count] from argv[from] on. */
 static enum kv_code
 parse_scan_opts(struct cmd_ctx *ctx, int from, struct kv_slice *pattern, int64_t *count)

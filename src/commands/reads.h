@@ -32,6 +32,11 @@ extern "C" {
  * writes (INCR, APPEND, SETNX, HSET, ...). */
 void reads_count_lookup(struct cmd_ctx *ctx, enum kv_code rc);
 
+/* The most bytes of a bitmap key's string form a command may read (types/str.h's `bitmap_max`):
+ * max-bitmap-to-string-mb in bytes, read from the config (stable while the command runs under
+ * the server lock). */
+uint64_t reads_bitmap_string_max(const struct cmd_ctx *ctx);
+
 /* The number of elements of a collection key: KV_OK (0 when absent), KV_ERR_WRONGTYPE. */
 typedef enum kv_code (*reads_size_fn)(struct db *db, struct kv_slice key, uint64_t *size,
                                       struct kv_err *err);

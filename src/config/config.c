@@ -107,6 +107,7 @@ static const struct config_option options[] = {
     INT_OPT("maxclients", maxclients, "10240", MUTABLE, 1, INT_MAX),
     INT_OPT("timeout", timeout, "0", MUTABLE, 0, INT_MAX),
     MEM_OPT("proto-max-bulk-len", proto_max_bulk_len, "536870912", MUTABLE, MIB, INT64_MAX),
+    INT_OPT("max-bitmap-to-string-mb", max_bitmap_to_string_mb, "16", MUTABLE, 0, INT_MAX),
 
     /* process */
     BOOL_OPT("daemonize", daemonize, "no", IMMUTABLE),

@@ -69,6 +69,9 @@ struct config {
     int maxclients;             /* 10240, >= 1; mutable */
     int timeout;                /* idle seconds, 0 = never; mutable */
     int64_t proto_max_bulk_len; /* bytes, 512 MiB, min 1 MiB; mutable */
+    /* MiB, 16, >= 0; mutable: the longest string form of a bitmap key that GET and the other
+     * string reads produce; 0 lets none be read (types/str.h, bitmap_max) */
+    int max_bitmap_to_string_mb;
 
     /* process */
     bool daemonize;              /* no */

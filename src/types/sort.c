@@ -22,8 +22,8 @@ find_arrow(const char *s, size_t len)
 }
 
 enum kv_code
-sort_lookup(struct db *db, struct kv_slice pattern, struct kv_slice elem, struct kv_buf *out,
-            struct kv_err *err)
+sort_lookup(struct db *db, struct kv_slice pattern, struct kv_slice elem, uint64_t bitmap_max,
+            struct kv_buf *out, struct kv_err *err)
 {
     kv_buf_clear(out);
     if (pattern.len == 1 && pattern.ptr[0] == '#') {
@@ -48,7 +48,7 @@ sort_lookup(struct db *db, struct kv_slice pattern, struct kv_slice elem, struct
         rc = hash_get(db, k, field, out, err);
     } else {
         struct kv_slice v;
-        rc = str_get(db, k, &raw, &v, err);
+        rc = str_get(db, k, bitmap_max, &raw, &v, err);
         if (rc == KV_OK)
             kv_buf_set(out, v.ptr, v.len);
     }

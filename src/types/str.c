@@ -119,11 +119,11 @@ read_string(struct db *db, struct kv_slice key, struct meta *m, struct kv_buf *r
 }
 
 /* The string form of bytes [start..end] (str_range rules; the whole value when `whole`) of a
- * bitmap key, read from a consistent view, into out. The view also accepts a string key, in case
- * the key was overwritten since the caller looked. */
+ * bitmap key, read from a consistent view, into out; KV_ERR when that is more than `max` bytes.
+ * The view also accepts a string key, in case the key was overwritten since the caller looked. */
 static enum kv_code
 bitmap_string_form(struct db *db, struct kv_slice key, bool whole, int64_t start, int64_t end,
-                   struct kv_buf *out, struct kv_err *err)
+                   uint64_t max, struct kv_buf *out, struct kv_err *err)
 {
     struct bitmap_view v;
     enum kv_code rc = bitmap_view_open(db, key, &v, err);
@@ -131,10 +131,8 @@ bitmap_string_form(struct db *db, struct kv_slice key, bool whole, int64_t start
         size_t off = 0, n = (size_t)v.len;
         if (!whole)
             str_range((size_t)v.len, start, end, &off, &n);
-        if (n > STR_BITMAP_MAX_STRING_BYTES)
-            rc = kv_err_set(err, KV_ERR,
-                            "The size of the bitmap string exceeds the configuration item "
-                            "max-bitmap-to-string-mb");
+        if (n > max)
+            rc = kv_err_set(err, KV_ERR, "%s", STR_ERR_BITMAP_TOO_LONG);
         else
             rc = bitmap_view_read(&v, off, n, out, err);
     }
@@ -147,13 +145,13 @@ bitmap_string_form(struct db *db, struct kv_slice key, bool whole, int64_t start
  * a string key is left as it is; a bitmap key becomes the equivalent string record (its string
  * form and its expiry, encoded in `raw` as a 64-bit record, so it can be edited in place and
  * written back, which makes the key a plain string). KV_ERR_WRONGTYPE for other types (a
- * HyperLogLog key included); KV_ERR when the string form is longer than
- * STR_BITMAP_MAX_STRING_BYTES. With `as_number`, a bitmap key too long to spell any number
- * (STRCONV_LONG_DOUBLE_BUF bytes or more, more than the number parsers accept) is KV_ERR_INVALID
- * without being read, as Redis refuses such a string. */
+ * HyperLogLog key included); KV_ERR when the string form is longer than `bitmap_max`. With
+ * `as_number`, a bitmap key too long to spell any number (STRCONV_LONG_DOUBLE_BUF bytes or more,
+ * more than the number parsers accept) is KV_ERR_INVALID without being read, as Redis refuses
+ * such a string. */
 static enum kv_code
-as_string(struct db *db, struct kv_slice key, bool as_number, struct meta *m, struct kv_buf *raw,
-          struct kv_err *err)
+as_string(struct db *db, struct kv_slice key, bool as_number, uint64_t bitmap_max, struct meta *m,
+          struct kv_buf *raw, struct kv_err *err)
 {
     if (m->type == META_STRING)
         return KV_OK;
@@ -162,7 +160,7 @@ as_string(struct db *db, struct kv_slice key, bool as_number, struct meta *m, st
     if (as_number && m->size >= STRCONV_LONG_DOUBLE_BUF)
         return kv_err_set(err, KV_ERR_INVALID, "%s", "");
     struct kv_buf form = KV_BUF_INIT;
-    enum kv_code rc = bitmap_string_form(db, key, true, 0, 0, &form, err);
+    enum kv_code rc = bitmap_string_form(db, key, true, 0, 0, bitmap_max, &form, err);
     if (rc == KV_OK) {
         uint64_t expire_ms = m->expire_ms;
         meta_init(m, META_STRING);
@@ -177,27 +175,27 @@ as_string(struct db *db, struct kv_slice key, bool as_number, struct meta *m, st
 
 /* db_get_meta then as_string: KV_OK with a string record, KV_NOTFOUND, or as_string's errors. */
 static enum kv_code
-read_as_string(struct db *db, struct kv_slice key, bool as_number, struct meta *m,
-               struct kv_buf *raw, struct kv_err *err)
+read_as_string(struct db *db, struct kv_slice key, bool as_number, uint64_t bitmap_max,
+               struct meta *m, struct kv_buf *raw, struct kv_err *err)
 {
     enum kv_code rc = db_get_meta(db, key, META_NONE, m, raw, err);
     if (rc == KV_OK)
-        rc = as_string(db, key, as_number, m, raw, err);
+        rc = as_string(db, key, as_number, bitmap_max, m, raw, err);
     return rc;
 }
 
 /* --- reads --- */
 
 enum kv_code
-str_get(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice *value,
-        struct kv_err *err)
+str_get(struct db *db, struct kv_slice key, uint64_t bitmap_max, struct kv_buf *raw,
+        struct kv_slice *value, struct kv_err *err)
 {
     struct meta m;
     enum kv_code rc = db_get_meta(db, key, META_NONE, &m, raw, err);
     if (rc != KV_OK)
         return rc;
     if (m.type == META_BITMAP) {
-        rc = bitmap_string_form(db, key, true, 0, 0, raw, err);
+        rc = bitmap_string_form(db, key, true, 0, 0, bitmap_max, raw, err);
         if (rc == KV_OK)
             *value = kv_buf_slice(raw);
         return rc;
@@ -228,8 +226,8 @@ str_strlen(struct db *db, struct kv_slice key, int64_t *len, struct kv_err *err)
 }
 
 enum kv_code
-str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end, struct kv_buf *out,
-             struct kv_err *err)
+str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end, uint64_t bitmap_max,
+             struct kv_buf *out, struct kv_err *err)
 {
     struct kv_buf raw = KV_BUF_INIT;
     struct meta m;
@@ -242,7 +240,7 @@ str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end, str
             if (n > 0)
                 kv_buf_set(out, m.payload.ptr + off, n);
         } else if (m.type == META_BITMAP) {
-            rc = bitmap_string_form(db, key, false, start, end, out, err);
+            rc = bitmap_string_form(db, key, false, start, end, bitmap_max, out, err);
         } else {
             rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
         }
@@ -252,8 +250,8 @@ str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end, str
 }
 
 enum kv_code
-str_mget(struct db *db, const struct kv_slice *keys, size_t n, struct kv_buf *raws,
-         struct kv_slice *values, enum meta_type *types, struct kv_err *err)
+str_mget(struct db *db, const struct kv_slice *keys, size_t n, uint64_t bitmap_max,
+         struct kv_buf *raws, struct kv_slice *values, enum meta_type *types, struct kv_err *err)
 {
     struct db view = *db;
     struct storage_snapshot *snap = NULL;
@@ -284,7 +282,7 @@ str_mget(struct db *db, const struct kv_slice *keys, size_t n, struct kv_buf *ra
         if (m.type == META_STRING) {
             values[i] = m.payload;
         } else if (m.type == META_BITMAP) {
-            rc = bitmap_string_form(&view, keys[i], true, 0, 0, &raws[i], err);
+            rc = bitmap_string_form(&view, keys[i], true, 0, 0, bitmap_max, &raws[i], err);
             if (rc != KV_OK)
                 break;
             types[i] = META_STRING;
@@ -324,7 +322,7 @@ str_range(size_t len, int64_t start, int64_t end, size_t *off, size_t *n)
 
 enum kv_code
 str_set(struct db *db, struct kv_slice key, struct kv_slice value, const struct str_set_opts *opts,
-        bool *written, struct kv_buf *old, bool *had_old, struct kv_err *err)
+        uint64_t bitmap_max, bool *written, struct kv_buf *old, bool *had_old, struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
@@ -334,7 +332,7 @@ str_set(struct db *db, struct kv_slice key, struct kv_slice value, const struct 
     enum kv_code rc = KV_OK;
     if (opts->cond != STR_COND_NONE || opts->get || opts->ttl == STR_TTL_KEEP) {
         if (opts->get)
-            rc = read_as_string(db, key, false, &m, &raw, err);
+            rc = read_as_string(db, key, false, bitmap_max, &m, &raw, err);
         else
             rc = db_get_meta(db, key, META_NONE, &m, &raw, err);
         if (rc == KV_OK)
@@ -413,13 +411,14 @@ out:
 }
 
 enum kv_code
-str_getdel(struct db *db, struct kv_slice key, struct kv_buf *out, struct kv_err *err)
+str_getdel(struct db *db, struct kv_slice key, uint64_t bitmap_max, struct kv_buf *out,
+           struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
     struct kv_buf raw = KV_BUF_INIT;
     struct meta m;
-    enum kv_code rc = read_as_string(db, key, false, &m, &raw, err);
+    enum kv_code rc = read_as_string(db, key, false, bitmap_max, &m, &raw, err);
     if (rc == KV_OK)
         rc = delete_key(db, key, err);
     if (rc == KV_OK)
@@ -431,7 +430,7 @@ str_getdel(struct db *db, struct kv_slice key, struct kv_buf *out, struct kv_err
 
 enum kv_code
 str_getex(struct db *db, struct kv_slice key, enum str_ttl ttl, int64_t expire_at_ms,
-          struct kv_buf *out, struct kv_err *err)
+          uint64_t bitmap_max, struct kv_buf *out, struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
@@ -444,7 +443,7 @@ str_getex(struct db *db, struct kv_slice key, enum str_ttl ttl, int64_t expire_a
     if (m.type == META_STRING)
         kv_buf_set(out, m.payload.ptr, m.payload.len);
     else if (m.type == META_BITMAP)
-        rc = bitmap_string_form(db, key, true, 0, 0, out, err);
+        rc = bitmap_string_form(db, key, true, 0, 0, bitmap_max, out, err);
     else
         rc = kv_err_set(err, KV_ERR_WRONGTYPE, "%s", "");
     if (rc != KV_OK)
@@ -474,7 +473,7 @@ too_long(uint64_t offset, uint64_t len, uint64_t max_len)
 
 enum kv_code
 str_setrange(struct db *db, struct kv_slice key, int64_t offset, struct kv_slice value,
-             uint64_t max_len, int64_t *new_len, struct kv_err *err)
+             uint64_t max_len, uint64_t bitmap_max, int64_t *new_len, struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
@@ -502,7 +501,7 @@ str_setrange(struct db *db, struct kv_slice key, int64_t offset, struct kv_slice
         rc = kv_err_set(err, KV_ERR_RANGE, "%s", "");
         goto out;
     }
-    if ((rc = as_string(db, key, false, &m, &raw, err)) != KV_OK)
+    if ((rc = as_string(db, key, false, bitmap_max, &m, &raw, err)) != KV_OK)
         goto out;
     own_record(&raw, &m);
     size_t need = STR_HDR + (size_t)offset + value.len;
@@ -520,7 +519,7 @@ out:
 
 enum kv_code
 str_append(struct db *db, struct kv_slice key, struct kv_slice value, uint64_t max_len,
-           int64_t *new_len, struct kv_err *err)
+           uint64_t bitmap_max, int64_t *new_len, struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
@@ -543,7 +542,7 @@ str_append(struct db *db, struct kv_slice key, struct kv_slice value, uint64_t m
         rc = kv_err_set(err, KV_ERR_RANGE, "%s", "");
         goto out;
     }
-    if ((rc = as_string(db, key, false, &m, &raw, err)) != KV_OK)
+    if ((rc = as_string(db, key, false, bitmap_max, &m, &raw, err)) != KV_OK)
         goto out;
     own_record(&raw, &m);
     kv_buf_append_slice(&raw, value);
@@ -557,7 +556,8 @@ out:
 }
 
 enum kv_code
-str_incrby(struct db *db, struct kv_slice key, int64_t incr, int64_t *result, struct kv_err *err)
+str_incrby(struct db *db, struct kv_slice key, int64_t incr, uint64_t bitmap_max, int64_t *result,
+           struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
@@ -565,7 +565,7 @@ str_incrby(struct db *db, struct kv_slice key, int64_t incr, int64_t *result, st
     struct meta m;
     int64_t cur = 0;
     uint64_t expire_ms = 0;
-    enum kv_code rc = read_as_string(db, key, true, &m, &raw, err);
+    enum kv_code rc = read_as_string(db, key, true, bitmap_max, &m, &raw, err);
     if (rc == KV_OK) {
         if (strconv_to_int64(m.payload.ptr, m.payload.len, &cur) != KV_OK) {
             rc = kv_err_set(err, KV_ERR_INVALID, "%s", "");
@@ -595,8 +595,8 @@ out:
 }
 
 enum kv_code
-str_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice incr, struct kv_buf *out,
-                struct kv_err *err)
+str_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice incr, uint64_t bitmap_max,
+                struct kv_buf *out, struct kv_err *err)
 {
     struct keylock_guard g;
     keylock_lock1(db->locks, db->ns, key, &g);
@@ -604,7 +604,7 @@ str_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice incr, struct
     struct meta m;
     long double cur = 0, by = 0;
     uint64_t expire_ms = 0;
-    enum kv_code rc = read_as_string(db, key, true, &m, &raw, err);
+    enum kv_code rc = read_as_string(db, key, true, bitmap_max, &m, &raw, err);
     if (rc == KV_OK) {
         if (strconv_to_long_double(m.payload.ptr, m.payload.len, &cur) != KV_OK) {
             rc = kv_err_set(err, KV_ERR_INVALID, "%s", "");

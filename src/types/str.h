@@ -7,9 +7,9 @@
  * compaction.
  *
  * A bitmap key (META_BITMAP, types/bitmap.h) is a string to Redis, so every command here that
- * reads a value sees it as its string form (its bytes in Redis bit order), up to
- * STR_BITMAP_MAX_STRING_BYTES: GET, MGET, GETRANGE, STRLEN, LCS, and the old value of SET ... GET,
- * GETSET, GETDEL, GETEX. A write that replaces the value (SET, GETSET, MSET, INCR*, APPEND,
+ * reads a value sees it as its string form (its bytes in Redis bit order), up to `bitmap_max`
+ * bytes (see below): GET, MGET, GETRANGE, STRLEN, LCS, and the old value of SET ... GET, GETSET,
+ * GETDEL, GETEX. A write that replaces the value (SET, GETSET, MSET, INCR*, APPEND,
  * SETRANGE) leaves a plain string, which answers every command as the bitmap did; GETEX changes
  * only the expiry and keeps the bitmap. A HyperLogLog key is not a string here (our registers are
  * not Redis's HLL encoding, so its bytes would not match Redis's anyway): the string commands
@@ -26,7 +26,8 @@
  *     KV_ERR_INVALID    the stored value (or an increment) is not a number of the needed kind
  *     KV_ERR_RANGE      the result would overflow, be NaN/infinite, or exceed max_len
  *     KV_ERR_NOMEM      LCS could not allocate its table
- *     KV_ERR            a bitmap key's string form is longer than STR_BITMAP_MAX_STRING_BYTES
+ *     KV_ERR            a bitmap key's string form is longer than `bitmap_max` (err->msg holds
+ *                       Kvrocks' text, STR_ERR_BITMAP_TOO_LONG)
  *     KV_ERR_IO / KV_ERR_CORRUPT from storage
  * Output parameters are left unchanged on failure unless stated otherwise.
  *
@@ -54,18 +55,22 @@ extern "C" {
 
 /* --- reads --- */
 
-/* The most bytes of a bitmap key's string form that a string command reads: Kvrocks's default
- * max-bitmap-to-string-mb (16 MiB; the option itself is not implemented). A longer one is the
- * error KV_ERR "The size of the bitmap string exceeds the configuration item
- * max-bitmap-to-string-mb", as in Kvrocks (for GETRANGE: a longer range). STRLEN, and INCR* (no
- * number is that long), need no string form and answer as Redis for any size. */
-#define STR_BITMAP_MAX_STRING_BYTES (UINT64_C(16) << 20)
+/* `bitmap_max`, taken by every function below that may read a bitmap key as a string: the most
+ * bytes of a bitmap key's string form it produces, the option max-bitmap-to-string-mb in bytes
+ * (the caller reads the option; 0 refuses every bitmap key, as in Kvrocks). A longer string form
+ * (for GETRANGE: a longer range) is not read: the call fails with KV_ERR and Kvrocks' reply text,
+ * STR_ERR_BITMAP_TOO_LONG, in err->msg, and changes nothing. STRLEN needs no string form, and
+ * INCR* refuse a bitmap too long to spell a number without reading it (KV_ERR_INVALID, as Redis
+ * answers), whatever the limit. */
+#define STR_ERR_BITMAP_TOO_LONG                                                                    \
+    "Operation aborted: The size of the bitmap string exceeds the configuration item "             \
+    "max-bitmap-to-string-mb"
 
 /* GET: the value of a string key, or a bitmap key's string form. *value borrows from `raw` (owned
  * by the caller, reused across calls), valid until raw changes. KV_OK, KV_NOTFOUND,
- * KV_ERR_WRONGTYPE, KV_ERR (a bitmap beyond STR_BITMAP_MAX_STRING_BYTES). */
-enum kv_code str_get(struct db *db, struct kv_slice key, struct kv_buf *raw, struct kv_slice *value,
-                     struct kv_err *err);
+ * KV_ERR_WRONGTYPE, KV_ERR (a bitmap beyond bitmap_max). */
+enum kv_code str_get(struct db *db, struct kv_slice key, uint64_t bitmap_max, struct kv_buf *raw,
+                     struct kv_slice *value, struct kv_err *err);
 
 /* STRLEN: the length of a string key, or of a bitmap key's string form (its size; nothing is
  * read but the metadata). KV_OK, KV_NOTFOUND (*len 0), KV_ERR_WRONGTYPE. */
@@ -74,18 +79,19 @@ enum kv_code str_strlen(struct db *db, struct kv_slice key, int64_t *len, struct
 /* GETRANGE: the bytes start..end (str_range rules) of a string key, or of a bitmap key's string
  * form (only the segments in the range are read), copied into `out` (cleared first). KV_OK,
  * KV_NOTFOUND (out empty), KV_ERR_WRONGTYPE, KV_ERR for a bitmap range longer than
- * STR_BITMAP_MAX_STRING_BYTES. */
+ * bitmap_max. */
 enum kv_code str_getrange(struct db *db, struct kv_slice key, int64_t start, int64_t end,
-                          struct kv_buf *out, struct kv_err *err);
+                          uint64_t bitmap_max, struct kv_buf *out, struct kv_err *err);
 
 /* Read n keys from one consistent view (a snapshot unless db->snap is set, or n is 1 and the key
  * is a string). raws[i] (caller initialised, n of them) receive the records. types[i] is
  * META_NONE for an absent key; META_STRING for a string or a bitmap key, whose value or string
  * form values[i] borrows from raws[i]; or the type of a key of another type (values[i] then
  * empty). The caller decides what other types mean: nil for MGET, an error for LCS. KV_ERR when a
- * bitmap's string form is longer than STR_BITMAP_MAX_STRING_BYTES. */
-enum kv_code str_mget(struct db *db, const struct kv_slice *keys, size_t n, struct kv_buf *raws,
-                      struct kv_slice *values, enum meta_type *types, struct kv_err *err);
+ * bitmap's string form is longer than bitmap_max. */
+enum kv_code str_mget(struct db *db, const struct kv_slice *keys, size_t n, uint64_t bitmap_max,
+                      struct kv_buf *raws, struct kv_slice *values, enum meta_type *types,
+                      struct kv_err *err);
 
 /* GETRANGE's index arithmetic (Redis 7.0 rules: negative indexes count from the end, both ends
  * inclusive, clamped). Sets *off and *n to the byte range of a value of length len to return;
@@ -117,10 +123,11 @@ struct str_set_opts {
  * stored. With opts->get, the old value of a string key (a bitmap key's string form) is copied
  * into `old` and *had_old set (false when the key was absent); an existing key of another type
  * then fails the whole call with KV_ERR_WRONGTYPE and nothing is written. Without opts->get any
- * type is overwritten. `old` and had_old may be NULL when !opts->get. */
+ * type is overwritten. `old` and had_old may be NULL when !opts->get; bitmap_max matters only
+ * with opts->get. */
 enum kv_code str_set(struct db *db, struct kv_slice key, struct kv_slice value,
-                     const struct str_set_opts *opts, bool *written, struct kv_buf *old,
-                     bool *had_old, struct kv_err *err);
+                     const struct str_set_opts *opts, uint64_t bitmap_max, bool *written,
+                     struct kv_buf *old, bool *had_old, struct kv_err *err);
 
 /* MSET / MSETNX: kv holds n (key, value) pairs as 2n slices. Written in one batch under one lock
  * of all keys; a key given twice takes its last value. With nx, nothing is written if any key
@@ -130,13 +137,14 @@ enum kv_code str_mset(struct db *db, const struct kv_slice *kv, size_t n, bool n
 
 /* GETDEL: copy the value of a string key (a bitmap key's string form) into `out` and delete the
  * key. KV_NOTFOUND, or KV_ERR_WRONGTYPE (nothing deleted). */
-enum kv_code str_getdel(struct db *db, struct kv_slice key, struct kv_buf *out, struct kv_err *err);
+enum kv_code str_getdel(struct db *db, struct kv_slice key, uint64_t bitmap_max, struct kv_buf *out,
+                        struct kv_err *err);
 
 /* GETEX: copy the value (a bitmap key's string form) into `out`, then change the expiry:
  * STR_TTL_KEEP leaves it, STR_TTL_CLEAR removes it (PERSIST), STR_TTL_AT sets it (deleting the key
  * when at or before now). A bitmap key stays a bitmap. KV_NOTFOUND, KV_ERR_WRONGTYPE. */
 enum kv_code str_getex(struct db *db, struct kv_slice key, enum str_ttl ttl, int64_t expire_at_ms,
-                       struct kv_buf *out, struct kv_err *err);
+                       uint64_t bitmap_max, struct kv_buf *out, struct kv_err *err);
 
 /* SETRANGE: overwrite the value from byte `offset` (>= 0) with `value`, zero-padding as needed;
  * the expiry is kept. *new_len = the resulting length. An empty `value` changes nothing (an absent
@@ -144,20 +152,21 @@ enum kv_code str_getex(struct db *db, struct kv_slice key, enum str_ttl ttl, int
  * write); KV_ERR_WRONGTYPE. A bitmap key is edited as its string form and becomes a plain
  * string. */
 enum kv_code str_setrange(struct db *db, struct kv_slice key, int64_t offset, struct kv_slice value,
-                          uint64_t max_len, int64_t *new_len, struct kv_err *err);
+                          uint64_t max_len, uint64_t bitmap_max, int64_t *new_len,
+                          struct kv_err *err);
 
 /* APPEND: append to the value (creating the key); the expiry is kept. KV_ERR_RANGE when an
  * existing value would grow beyond max_len; KV_ERR_WRONGTYPE. A bitmap key is appended to as its
  * string form and becomes a plain string. */
 enum kv_code str_append(struct db *db, struct kv_slice key, struct kv_slice value, uint64_t max_len,
-                        int64_t *new_len, struct kv_err *err);
+                        uint64_t bitmap_max, int64_t *new_len, struct kv_err *err);
 
 /* INCRBY: add `incr` to the integer value (an absent key counts as 0); the expiry is kept.
  * KV_ERR_INVALID when the value is not an integer (Redis string2ll grammar), KV_ERR_RANGE when the
  * sum overflows int64; KV_ERR_WRONGTYPE. A bitmap key's string form is parsed like a value (the
  * key then becomes a plain string holding the sum). */
-enum kv_code str_incrby(struct db *db, struct kv_slice key, int64_t incr, int64_t *result,
-                        struct kv_err *err);
+enum kv_code str_incrby(struct db *db, struct kv_slice key, int64_t incr, uint64_t bitmap_max,
+                        int64_t *result, struct kv_err *err);
 
 /* INCRBYFLOAT: add the long double spelled by `incr` to the value (absent = 0; a bitmap key's
  * string form, as INCRBY) and store the sum printed as Redis prints it
@@ -165,7 +174,7 @@ enum kv_code str_incrby(struct db *db, struct kv_slice key, int64_t incr, int64_
  * Redis's order: KV_ERR_WRONGTYPE, then KV_ERR_INVALID when the value or the increment is not a
  * valid float, then KV_ERR_RANGE when the sum is NaN or infinite. */
 enum kv_code str_incrbyfloat(struct db *db, struct kv_slice key, struct kv_slice incr,
-                             struct kv_buf *out, struct kv_err *err);
+                             uint64_t bitmap_max, struct kv_buf *out, struct kv_err *err);
 
 /* Kvrocks CAS: when the string key holds exactly `expected`, replace it with `value` (expiry
  * expire_at_ms, 0 = none) and set *result 1; 0 when the value differs; -1 when the key is

@@ -109,6 +109,8 @@ ROUND_TRIPS = [
     ("slowlog-max-len", "64", "64"),
     ("log-level", "WARNING", "warning"),
     ("proto-max-bulk-len", "2mb", "2097152"),
+    ("max-bitmap-to-string-mb", "1", "1"),
+    ("max-bitmap-to-string-mb", "0", "0"),
     ("rocksdb.write_buffer_size", "32", "32"),
     ("rocksdb.max_write_buffer_number", "3", "3"),
     ("rocksdb.target_file_size_base", "64", "64"),

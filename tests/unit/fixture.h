@@ -26,6 +26,10 @@
 #include "types/db.h"
 #include "types/keylock.h"
 
+// max-bitmap-to-string-mb's default (16) in bytes: the `bitmap_max` the types/str.h and
+// types/sort.h calls get in tests that are not about that limit.
+constexpr uint64_t kBitmapStringMax = UINT64_C(16) << 20;
+
 class StorageTest : public ::testing::Test {
   protected:
     void

@@ -24,6 +24,10 @@ ERR_SYNTAX = ErrorReply("ERR syntax error")
 ERR_WRONGTYPE = ErrorReply("WRONGTYPE Operation against a key holding the wrong kind of value")
 ERR_TYPE = ErrorReply("ERR Invalid bitfield type. Use something like i16 u8. "
                       "Note that u64 is not supported but i64 is.")
+# Kvrocks's reply (its rocksdb::Status::Aborted text) to a string read of a bitmap key longer
+# than max-bitmap-to-string-mb.
+ERR_BITMAP_TOO_LONG = ErrorReply("ERR Operation aborted: The size of the bitmap string exceeds "
+                                 "the configuration item max-bitmap-to-string-mb")
 
 
 class Raw:
@@ -214,19 +218,75 @@ def test_string_commands_on_a_bitmap_beyond_the_string_limit(r):
     """A bitmap key past Kvrocks' max-bitmap-to-string-mb (16 MiB) has no string form to read:
     the commands that need its bytes fail as GET does and change nothing; INCR, which can tell
     without reading that no number is that long, and STRLEN answer as Redis."""
-    too_big = ErrorReply("ERR The size of the bitmap string exceeds the configuration item "
-                         "max-bitmap-to-string-mb")
     r("SETBIT", "big", 4294967295, 1)
     for args in (["MGET", "big"], ["GETSET", "big", "x"], ["GETDEL", "big"],
                  ["GETEX", "big", "PERSIST"], ["SET", "big", "x", "GET"],
                  ["SETRANGE", "big", 0, "x"], ["LCS", "big", "big"]):
-        assert r(*args) == too_big, args
+        assert r(*args) == ERR_BITMAP_TOO_LONG, args
     assert r("APPEND", "big", "x") == ErrorReply(  # 512 MiB + 1: Redis's own limit comes first
         "ERR string exceeds maximum allowed size (proto-max-bulk-len)")
     assert r("INCR", "big") == ERR_INT
     assert r("INCRBYFLOAT", "big", 1) == ErrorReply("ERR value is not a valid float")
     assert r("STRLEN", "big") == 536870912
     assert r("BITCOUNT", "big") == 1 and r("TTL", "big") == -1
+
+
+def test_max_bitmap_to_string_mb(r):
+    """max-bitmap-to-string-mb (Kvrocks: default 16, 0..INT_MAX, CONFIG SET at runtime) bounds
+    the string form a string command reads from a bitmap key, as Kvrocks's GET and GETEX do
+    (GETRANGE: the length of the range; Kvrocks itself answers GETRANGE of a bitmap key with a
+    type error). A refused command changes nothing."""
+    assert r("CONFIG", "GET", "max-bitmap-to-string-mb") == [b"max-bitmap-to-string-mb", b"16"]
+    assert r("CONFIG", "SET", "max-bitmap-to-string-mb", 1) == b"OK"
+    assert r("CONFIG", "GET", "max-bitmap-to-string-mb") == [b"max-bitmap-to-string-mb", b"1"]
+    mib = 1 << 20
+    r("SETBIT", "at", mib * 8 - 1, 1)  # exactly 1 MiB
+    r("SETBIT", "past", mib * 8, 1)  # 1 MiB and one byte
+    got = r("GET", "at")
+    assert len(got) == mib and got[-1:] == b"\x01" and got.count(b"\x00") == mib - 1
+    assert r("GET", "past") == ERR_BITMAP_TOO_LONG
+    # GETRANGE reads up to the limit of either key, whatever the size of the key.
+    assert r("GETRANGE", "past", 1, mib) == b"\x00" * (mib - 1) + b"\x80"
+    assert r("GETRANGE", "past", -1, -1) == b"\x80"
+    assert r("GETRANGE", "past", 0, -1) == ERR_BITMAP_TOO_LONG
+    assert r("GETRANGE", "past", 0, mib) == ERR_BITMAP_TOO_LONG
+    for args in (["MGET", "at", "past"], ["GETEX", "past", "EX", 100], ["GETDEL", "past"],
+                 ["GETSET", "past", "x"], ["SET", "past", "x", "GET"], ["APPEND", "past", "x"]):
+        assert r(*args) == ERR_BITMAP_TOO_LONG, args
+    assert r("EXISTS", "past") == 1 and r("TTL", "past") == -1
+    assert r("STRLEN", "past") == mib + 1 and r("BITCOUNT", "past") == 1
+    # Raised again, the same key reads.
+    assert r("CONFIG", "SET", "max-bitmap-to-string-mb", 2) == b"OK"
+    assert r("GET", "past") == b"\x00" * mib + b"\x80"
+    # 0: no bitmap key is read as a string, however short (as in Kvrocks).
+    assert r("CONFIG", "SET", "max-bitmap-to-string-mb", 0) == b"OK"
+    r("SETBIT", "tiny", 1, 1)
+    assert r("GET", "tiny") == ERR_BITMAP_TOO_LONG
+    assert r("GETRANGE", "tiny", 0, 0) == ERR_BITMAP_TOO_LONG
+    assert r("GETRANGE", "tiny", 5, 9) == b""  # nothing to read
+    assert r("GETBIT", "tiny", 1) == 1 and r("STRLEN", "tiny") == 1
+    r("SET", "s", "plain")
+    assert r("GET", "s") == b"plain"  # string keys are not bitmaps
+    # Invalid values are refused and change nothing.
+    for bad in ("-1", "abc", "2147483648", "1.5", ""):
+        reply = r("CONFIG", "SET", "max-bitmap-to-string-mb", bad)
+        assert isinstance(reply, ErrorReply), bad
+        assert reply.text.startswith("ERR CONFIG SET 'max-bitmap-to-string-mb' error: "
+                                     "invalid value '%s'" % bad), reply
+    assert r("CONFIG", "GET", "max-bitmap-to-string-mb") == [b"max-bitmap-to-string-mb", b"0"]
+    assert r("CONFIG", "SET", "max-bitmap-to-string-mb", 2147483647) == b"OK"
+    assert r("GET", "tiny") == b"\x40"
+
+
+def test_max_bitmap_to_string_mb_from_the_config_file(server_factory):
+    s = server_factory(config={"max-bitmap-to-string-mb": 0})
+    c = raw_connection(s)
+    try:
+        assert run_commands(c, [["CONFIG", "GET", "max-bitmap-to-string-mb"],
+                                ["SETBIT", "b", 0, 1], ["GET", "b"]]) == [
+            [b"max-bitmap-to-string-mb", b"0"], 0, ERR_BITMAP_TOO_LONG]
+    finally:
+        c.disconnect()
 
 
 def test_kvrocks_type_limits(r):
@@ -256,9 +316,7 @@ def test_far_sparse_offsets(server, r):
     assert r("BITFIELD", "big", "GET", "u8", last - 7, "INCRBY", "u4", last - 3, 1) == [1, 2]
     assert r("GETRANGE", "big", -1, -1) == b"\x02"
     # GET refuses a bitmap string above Kvrocks's max-bitmap-to-string-mb (16 MiB).
-    assert r("GET", "big") == ErrorReply(
-        "ERR The size of the bitmap string exceeds the configuration item "
-        "max-bitmap-to-string-mb")
+    assert r("GET", "big") == ERR_BITMAP_TOO_LONG
     with open("/proc/%d/status" % server.pid) as f:
         rss_kb = int([line for line in f if line.startswith("VmRSS:")][0].split()[1])
     assert rss_kb < 400 * 1024, rss_kb  # nothing near the 512 MiB of the string form

@@ -68,7 +68,8 @@ class MigrateDumpTest : public StorageTest {
         o.ttl = expire_at ? STR_TTL_AT : STR_TTL_CLEAR;
         o.expire_at_ms = expire_at;
         bool written = false, had = false;
-        ASSERT_EQ(str_set(&db_, S(k), S(v), &o, &written, nullptr, &had, nullptr), KV_OK);
+        ASSERT_EQ(str_set(&db_, S(k), S(v), &o, kBitmapStringMax, &written, nullptr, &had, nullptr),
+                  KV_OK);
     }
 
     std::vector<Cmd>
@@ -223,7 +224,7 @@ TEST_F(MigrateDumpTest, RawModePacksSmallKeysIntoOneBatch)
     EXPECT_EQ(count, 50u);
     kv_buf raw{};
     kv_slice v{};
-    ASSERT_EQ(str_get(&db_, S(KeyIn(30, "k7")), &raw, &v, &err), KV_OK);
+    ASSERT_EQ(str_get(&db_, S(KeyIn(30, "k7")), kBitmapStringMax, &raw, &v, &err), KV_OK);
     EXPECT_EQ(std::string(v.ptr, v.len), "v7");
     kv_buf_deinit(&raw);
 }

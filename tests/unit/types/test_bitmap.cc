@@ -90,7 +90,7 @@ class BitmapTest : public StorageTest {
     {
         struct kv_buf raw = KV_BUF_INIT;
         struct kv_slice v;
-        enum kv_code rc = str_get(&db_, S(key), &raw, &v, nullptr);
+        enum kv_code rc = str_get(&db_, S(key), kBitmapStringMax, &raw, &v, nullptr);
         std::string out = rc == KV_OK              ? std::string(v.ptr, v.len)
                           : rc == KV_NOTFOUND      ? "<nil>"
                           : rc == KV_ERR_WRONGTYPE ? "<wrongtype>"
@@ -167,7 +167,9 @@ class BitmapTest : public StorageTest {
         struct str_set_opts o = {STR_COND_NONE, expire_at_ms ? STR_TTL_AT : STR_TTL_CLEAR,
                                  expire_at_ms, false};
         bool written = false;
-        ASSERT_EQ(str_set(&db_, S(key), S(value), &o, &written, nullptr, nullptr, nullptr), KV_OK);
+        ASSERT_EQ(str_set(&db_, S(key), S(value), &o, kBitmapStringMax, &written, nullptr, nullptr,
+                          nullptr),
+                  KV_OK);
     }
 
     enum kv_code
@@ -296,7 +298,7 @@ TEST_F(BitmapTest, SparseFarOffsets)
     EXPECT_EQ(Find("k", 1, 3 * 8192, last), (int64_t)BITMAP_MAX_OFFSET);
     // GETRANGE of a far slice reads only that part.
     struct kv_buf out = KV_BUF_INIT;
-    ASSERT_EQ(str_getrange(&db_, L("k"), -2, -1, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getrange(&db_, L("k"), -2, -1, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(std::string(out.ptr, out.len), std::string("\x00\x01", 2));
     int64_t len = 0;
     ASSERT_EQ(str_strlen(&db_, L("k"), &len, nullptr), KV_OK);
@@ -304,7 +306,7 @@ TEST_F(BitmapTest, SparseFarOffsets)
     // The whole string form is refused above the limit rather than allocated.
     raw = KV_BUF_INIT;
     struct kv_slice v;
-    EXPECT_EQ(str_get(&db_, L("k"), &raw, &v, nullptr), KV_ERR);
+    EXPECT_EQ(str_get(&db_, L("k"), kBitmapStringMax, &raw, &v, nullptr), KV_ERR);
     kv_buf_deinit(&raw);
     kv_buf_deinit(&out);
 }

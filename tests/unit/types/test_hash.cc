@@ -161,7 +161,8 @@ class HashTest : public StorageTest {
     {
         struct str_set_opts opts = {};
         bool written = false;
-        ASSERT_EQ(str_set(&db_, S(key), S(value), &opts, &written, nullptr, nullptr, nullptr),
+        ASSERT_EQ(str_set(&db_, S(key), S(value), &opts, kBitmapStringMax, &written, nullptr,
+                          nullptr, nullptr),
                   KV_OK);
     }
 };
@@ -340,7 +341,7 @@ TEST_F(HashTest, WrongTypeChangesNothing)
     EXPECT_EQ(hash_mget(&db_, kv_slice_cstr("s"), &f, 1, &v, &found, nullptr), KV_ERR_WRONGTYPE);
     struct kv_buf raw = KV_BUF_INIT;
     struct kv_slice sv;
-    ASSERT_EQ(str_get(&db_, kv_slice_cstr("s"), &raw, &sv, nullptr), KV_OK);
+    ASSERT_EQ(str_get(&db_, kv_slice_cstr("s"), kBitmapStringMax, &raw, &sv, nullptr), KV_OK);
     EXPECT_EQ(std::string(sv.ptr, sv.len), "text");
     kv_buf_deinit(&raw);
     kv_buf_deinit(&out);

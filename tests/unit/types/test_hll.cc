@@ -234,7 +234,9 @@ TEST_F(HllTest, Types)
 {
     struct str_set_opts o = {STR_COND_NONE, STR_TTL_CLEAR, 0, false};
     bool written = false;
-    ASSERT_EQ(str_set(&db_, L("s"), L("HYLL"), &o, &written, nullptr, nullptr, nullptr), KV_OK);
+    ASSERT_EQ(
+        str_set(&db_, L("s"), L("HYLL"), &o, kBitmapStringMax, &written, nullptr, nullptr, nullptr),
+        KV_OK);
     struct meta h;
     meta_init(&h, META_HASH);
     h.size = 1;

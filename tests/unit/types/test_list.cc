@@ -255,7 +255,9 @@ class ListTest : public StorageTest {
     {
         struct str_set_opts opts {};
         bool written = false;
-        ASSERT_EQ(str_set(&db_, S(key), S(value), &opts, &written, nullptr, nullptr, &err_), KV_OK);
+        ASSERT_EQ(str_set(&db_, S(key), S(value), &opts, kBitmapStringMax, &written, nullptr,
+                          nullptr, &err_),
+                  KV_OK);
     }
 };
 

@@ -188,7 +188,8 @@ class SetTest : public StorageTest {
     {
         struct str_set_opts opts = {};
         bool written = false;
-        ASSERT_EQ(str_set(&db_, S(key), S(value), &opts, &written, nullptr, nullptr, nullptr),
+        ASSERT_EQ(str_set(&db_, S(key), S(value), &opts, kBitmapStringMax, &written, nullptr,
+                          nullptr, nullptr),
                   KV_OK);
     }
 

@@ -38,7 +38,8 @@ class SortTest : public StorageTest {
         bool written = false;
         struct kv_err err;
         kv_err_clear(&err);
-        ASSERT_EQ(str_set(&db_, S(k), S(v), &o, &written, nullptr, nullptr, &err), KV_OK)
+        ASSERT_EQ(str_set(&db_, S(k), S(v), &o, kBitmapStringMax, &written, nullptr, nullptr, &err),
+                  KV_OK)
             << err.msg;
     }
 
@@ -59,7 +60,7 @@ class SortTest : public StorageTest {
         struct kv_buf out = KV_BUF_INIT;
         struct kv_err err;
         kv_err_clear(&err);
-        enum kv_code rc = sort_lookup(&db_, S(pattern), S(elem), &out, &err);
+        enum kv_code rc = sort_lookup(&db_, S(pattern), S(elem), kBitmapStringMax, &out, &err);
         std::string r = rc == KV_OK         ? std::string(out.ptr ? out.ptr : "", out.len)
                         : rc == KV_NOTFOUND ? "<nil>"
                                             : "<error " + std::to_string(rc) + ">";

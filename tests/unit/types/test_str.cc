@@ -41,7 +41,7 @@ class StrTest : public StorageTest {
         struct kv_slice v;
         struct kv_err err;
         kv_err_clear(&err);
-        enum kv_code rc = str_get(&db_, S(key), &raw, &v, &err);
+        enum kv_code rc = str_get(&db_, S(key), kBitmapStringMax, &raw, &v, &err);
         std::string out;
         if (rc == KV_OK)
             out.assign(v.ptr, v.len);
@@ -63,7 +63,8 @@ class StrTest : public StorageTest {
         bool w = false, h = false;
         struct kv_err err;
         kv_err_clear(&err);
-        enum kv_code rc = str_set(&db_, S(key), S(value), &opts, &w, &o, &h, &err);
+        enum kv_code rc =
+            str_set(&db_, S(key), S(value), &opts, kBitmapStringMax, &w, &o, &h, &err);
         if (written)
             *written = w;
         if (had_old)
@@ -140,14 +141,14 @@ class StrTest : public StorageTest {
     enum kv_code
     Incr(const std::string &key, int64_t by, int64_t *out)
     {
-        return str_incrby(&db_, S(key), by, out, nullptr);
+        return str_incrby(&db_, S(key), by, kBitmapStringMax, out, nullptr);
     }
 
     enum kv_code
     IncrFloat(const std::string &key, const std::string &by, std::string *out)
     {
         struct kv_buf o = KV_BUF_INIT;
-        enum kv_code rc = str_incrbyfloat(&db_, S(key), S(by), &o, nullptr);
+        enum kv_code rc = str_incrbyfloat(&db_, S(key), S(by), kBitmapStringMax, &o, nullptr);
         if (rc == KV_OK)
             out->assign(o.ptr, o.len);
         kv_buf_deinit(&o);
@@ -157,13 +158,13 @@ class StrTest : public StorageTest {
     enum kv_code
     SetRange(const std::string &key, int64_t off, const std::string &v, uint64_t max, int64_t *len)
     {
-        return str_setrange(&db_, S(key), off, S(v), max, len, nullptr);
+        return str_setrange(&db_, S(key), off, S(v), max, kBitmapStringMax, len, nullptr);
     }
 
     enum kv_code
     Append(const std::string &key, const std::string &v, uint64_t max, int64_t *len)
     {
-        return str_append(&db_, S(key), S(v), max, len, nullptr);
+        return str_append(&db_, S(key), S(v), max, kBitmapStringMax, len, nullptr);
     }
 };
 
@@ -270,8 +271,9 @@ TEST_F(StrTest, ExpiryInThePastReadsAsAbsent)
     EXPECT_EQ(Get("e"), "xy");
     PutExpiredString("e", "old");
     struct kv_buf out = KV_BUF_INIT;
-    EXPECT_EQ(str_getex(&db_, L("e"), STR_TTL_CLEAR, 0, &out, nullptr), KV_NOTFOUND);
-    EXPECT_EQ(str_getdel(&db_, L("e"), &out, nullptr), KV_NOTFOUND);
+    EXPECT_EQ(str_getex(&db_, L("e"), STR_TTL_CLEAR, 0, kBitmapStringMax, &out, nullptr),
+              KV_NOTFOUND);
+    EXPECT_EQ(str_getdel(&db_, L("e"), kBitmapStringMax, &out, nullptr), KV_NOTFOUND);
     int result = 0;
     EXPECT_EQ(str_cas(&db_, L("e"), L("old"), L("x"), 0, &result, nullptr), KV_OK);
     EXPECT_EQ(result, -1);
@@ -304,15 +306,15 @@ TEST_F(StrTest, ExpiryOptionsKeepClearAndSet)
     EXPECT_EQ(ExpireAt("k2"), -1);
     // GETEX: set, keep, persist, and delete when in the past.
     struct kv_buf out = KV_BUF_INIT;
-    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_AT, at, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_AT, at, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(std::string(out.ptr, out.len), "v");
     EXPECT_EQ(ExpireAt("k"), at);
-    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_KEEP, 0, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_KEEP, 0, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(ExpireAt("k"), at);
-    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_CLEAR, 0, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_CLEAR, 0, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(ExpireAt("k"), -1);
     EXPECT_EQ(Get("k"), "v");
-    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_AT, 1, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("k"), STR_TTL_AT, 1, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(std::string(out.ptr, out.len), "v");
     EXPECT_EQ(Get("k"), "<nil>");
     kv_buf_deinit(&out);
@@ -324,7 +326,7 @@ TEST_F(StrTest, OtherTypes)
     EXPECT_EQ(Get("h"), "<wrongtype>");
     struct kv_buf raw = KV_BUF_INIT;
     struct kv_slice v;
-    EXPECT_EQ(str_get(&db_, L("h"), &raw, &v, nullptr), KV_ERR_WRONGTYPE);
+    EXPECT_EQ(str_get(&db_, L("h"), kBitmapStringMax, &raw, &v, nullptr), KV_ERR_WRONGTYPE);
     // A bitmap key reads as its string form (types/bitmap.h): 3 zero bytes, no segment stored.
     {
         struct meta m;
@@ -345,8 +347,9 @@ TEST_F(StrTest, OtherTypes)
     EXPECT_EQ(SetRange("h", 0, "x", 1 << 20, &len), KV_ERR_WRONGTYPE);
     EXPECT_EQ(SetRange("h", 0, "", 1 << 20, &len), KV_ERR_WRONGTYPE);
     struct kv_buf out = KV_BUF_INIT;
-    EXPECT_EQ(str_getdel(&db_, L("h"), &out, nullptr), KV_ERR_WRONGTYPE);
-    EXPECT_EQ(str_getex(&db_, L("h"), STR_TTL_CLEAR, 0, &out, nullptr), KV_ERR_WRONGTYPE);
+    EXPECT_EQ(str_getdel(&db_, L("h"), kBitmapStringMax, &out, nullptr), KV_ERR_WRONGTYPE);
+    EXPECT_EQ(str_getex(&db_, L("h"), STR_TTL_CLEAR, 0, kBitmapStringMax, &out, nullptr),
+              KV_ERR_WRONGTYPE);
     int result = 7;
     EXPECT_EQ(str_cas(&db_, L("h"), L("a"), L("b"), 0, &result, nullptr), KV_ERR_WRONGTYPE);
     EXPECT_EQ(str_cad(&db_, L("h"), L("a"), &result, nullptr), KV_ERR_WRONGTYPE);
@@ -368,7 +371,7 @@ TEST_F(StrTest, OtherTypes)
     struct kv_buf raws[4] = {KV_BUF_INIT, KV_BUF_INIT, KV_BUF_INIT, KV_BUF_INIT};
     struct kv_slice vals[4];
     enum meta_type types[4];
-    ASSERT_EQ(str_mget(&db_, keys, 4, raws, vals, types, nullptr), KV_OK);
+    ASSERT_EQ(str_mget(&db_, keys, 4, kBitmapStringMax, raws, vals, types, nullptr), KV_OK);
     EXPECT_EQ(types[0], META_HASH);
     EXPECT_EQ(vals[0].len, 0u);
     EXPECT_EQ(types[1], META_NONE);
@@ -428,7 +431,7 @@ TEST_F(StrTest, BitmapKeyReadsAndWritesAsItsString)
         struct kv_buf raws[3] = {KV_BUF_INIT, KV_BUF_INIT, KV_BUF_INIT};
         struct kv_slice vals[3];
         enum meta_type types[3];
-        ASSERT_EQ(str_mget(&db_, keys, n, raws, vals, types, nullptr), KV_OK);
+        ASSERT_EQ(str_mget(&db_, keys, n, kBitmapStringMax, raws, vals, types, nullptr), KV_OK);
         EXPECT_EQ(types[0], META_STRING);
         EXPECT_EQ(std::string(vals[0].ptr, vals[0].len), "12");
         if (n == 3) {
@@ -442,7 +445,7 @@ TEST_F(StrTest, BitmapKeyReadsAndWritesAsItsString)
     // GETEX changes the expiry of the bitmap and keeps it a bitmap.
     int64_t at = clock_now_ms() + 100000;
     struct kv_buf out = KV_BUF_INIT;
-    ASSERT_EQ(str_getex(&db_, L("b"), STR_TTL_AT, at, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("b"), STR_TTL_AT, at, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(std::string(out.ptr, out.len), "12");
     EXPECT_EQ(ExpireAt("b"), at);
     EXPECT_EQ(type_of("b"), META_BITMAP);
@@ -498,20 +501,85 @@ TEST_F(StrTest, BitmapKeyReadsAndWritesAsItsString)
 
     // GETDEL answers the string form and deletes the key.
     make12("d");
-    ASSERT_EQ(str_getdel(&db_, L("d"), &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getdel(&db_, L("d"), kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(std::string(out.ptr, out.len), "12");
     EXPECT_EQ(Get("d"), "<nil>");
 
-    // Beyond STR_BITMAP_MAX_STRING_BYTES no string form is read: INCR knows without reading that
+    // Beyond bitmap_max (16 MiB here) no string form is read: INCR knows without reading that
     // no number is that long; the commands that need the bytes fail and change nothing.
     ASSERT_EQ(bitmap_setbit(&db_, L("big"), BITMAP_MAX_OFFSET, 1, &old, nullptr), KV_OK);
     EXPECT_EQ(Incr("big", 1, &n), KV_ERR_INVALID);
     EXPECT_EQ(Get("big"), "<error " + std::to_string(KV_ERR) + ">");
     EXPECT_EQ(Append("big", "x", UINT64_MAX, &len), KV_ERR);
-    EXPECT_EQ(str_getdel(&db_, L("big"), &out, nullptr), KV_ERR);
+    EXPECT_EQ(str_getdel(&db_, L("big"), kBitmapStringMax, &out, nullptr), KV_ERR);
     EXPECT_EQ(type_of("big"), META_BITMAP);
     ASSERT_EQ(str_strlen(&db_, L("big"), &len, nullptr), KV_OK);
     EXPECT_EQ(len, (int64_t)(BITMAP_MAX_OFFSET / 8 + 1));
+    kv_buf_deinit(&out);
+}
+
+// bitmap_max bounds every read of a bitmap key's string form (for GETRANGE, of the range): a
+// longer one fails with KV_ERR and Kvrocks' text, and nothing is written; 0 refuses any bitmap.
+TEST_F(StrTest, BitmapStringFormLimit)
+{
+    int old = 0;
+    ASSERT_EQ(bitmap_setbit(&db_, L("b"), 23, 1, &old, nullptr), KV_OK); // 3 bytes: 00 00 01
+    const std::string form("\x00\x00\x01", 3);
+    struct kv_buf raw = KV_BUF_INIT, out = KV_BUF_INIT;
+    struct kv_slice v;
+    struct kv_err err;
+    auto refused = [&](enum kv_code rc) {
+        bool ok = rc == KV_ERR && std::string(err.msg) == STR_ERR_BITMAP_TOO_LONG;
+        kv_err_clear(&err);
+        return ok;
+    };
+    kv_err_clear(&err);
+
+    ASSERT_EQ(str_get(&db_, L("b"), 3, &raw, &v, &err), KV_OK);
+    EXPECT_EQ(std::string(v.ptr, v.len), form);
+    EXPECT_TRUE(refused(str_get(&db_, L("b"), 2, &raw, &v, &err)));
+    EXPECT_TRUE(refused(str_get(&db_, L("b"), 0, &raw, &v, &err)));
+    EXPECT_STREQ(STR_ERR_BITMAP_TOO_LONG, "Operation aborted: The size of the bitmap string "
+                                          "exceeds the configuration item max-bitmap-to-string-mb");
+
+    // GETRANGE: the range's length counts, not the bitmap's.
+    ASSERT_EQ(str_getrange(&db_, L("b"), 1, 2, 2, &out, &err), KV_OK);
+    EXPECT_EQ(std::string(out.ptr, out.len), form.substr(1));
+    EXPECT_TRUE(refused(str_getrange(&db_, L("b"), 0, -1, 2, &out, &err)));
+    ASSERT_EQ(str_getrange(&db_, L("b"), 5, 9, 0, &out, &err), KV_OK); // empty range
+    EXPECT_EQ(out.len, 0u);
+
+    // MGET fails as a whole.
+    struct kv_slice keys[] = {L("b")};
+    struct kv_buf raws[1] = {KV_BUF_INIT};
+    struct kv_slice vals[1];
+    enum meta_type types[1];
+    EXPECT_TRUE(refused(str_mget(&db_, keys, 1, 2, raws, vals, types, &err)));
+    kv_buf_deinit(&raws[0]);
+
+    // The reads of writes refuse before writing: the key stays the same bitmap.
+    struct str_set_opts get = {STR_COND_NONE, STR_TTL_CLEAR, 0, true};
+    bool written = false, had_old = false;
+    int64_t n = 0;
+    EXPECT_TRUE(refused(str_set(&db_, L("b"), L("x"), &get, 2, &written, &out, &had_old, &err)));
+    EXPECT_TRUE(refused(str_getdel(&db_, L("b"), 2, &out, &err)));
+    EXPECT_TRUE(
+        refused(str_getex(&db_, L("b"), STR_TTL_AT, clock_now_ms() + 100000, 2, &out, &err)));
+    EXPECT_TRUE(refused(str_setrange(&db_, L("b"), 0, L("x"), UINT64_MAX, 2, &n, &err)));
+    EXPECT_TRUE(refused(str_append(&db_, L("b"), L("x"), UINT64_MAX, 2, &n, &err)));
+    EXPECT_TRUE(refused(str_incrby(&db_, L("b"), 1, 2, &n, &err)));
+    EXPECT_TRUE(refused(str_incrbyfloat(&db_, L("b"), L("1"), 2, &out, &err)));
+    enum meta_type t = META_NONE;
+    ASSERT_EQ(db_type(&db_, L("b"), &t, nullptr), KV_OK);
+    EXPECT_EQ(t, META_BITMAP);
+    EXPECT_EQ(ExpireAt("b"), -1);
+    EXPECT_EQ(Get("b"), form);
+
+    // At the limit, GETDEL reads it and deletes the key.
+    ASSERT_EQ(str_getdel(&db_, L("b"), 3, &out, &err), KV_OK);
+    EXPECT_EQ(std::string(out.ptr, out.len), form);
+    EXPECT_EQ(Get("b"), "<nil>");
+    kv_buf_deinit(&raw);
     kv_buf_deinit(&out);
 }
 
@@ -631,9 +699,9 @@ TEST_F(StrTest, LegacyRecordsAreReadAndRewritten)
         with_exp.push_back((char)((future >> s) & 0xff));
     PutRaw("l3", with_exp + "v");
     struct kv_buf out = KV_BUF_INIT;
-    ASSERT_EQ(str_getex(&db_, L("l3"), STR_TTL_KEEP, 0, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("l3"), STR_TTL_KEEP, 0, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(ExpireAt("l3"), (int64_t)future * 1000);
-    ASSERT_EQ(str_getex(&db_, L("l3"), STR_TTL_CLEAR, 0, &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getex(&db_, L("l3"), STR_TTL_CLEAR, 0, kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(ExpireAt("l3"), -1);
     EXPECT_EQ(Get("l3"), "v");
     kv_buf_deinit(&out);
@@ -643,10 +711,10 @@ TEST_F(StrTest, GetDelCasCad)
 {
     struct kv_buf out = KV_BUF_INIT;
     ASSERT_EQ(Set("k", "v"), KV_OK);
-    ASSERT_EQ(str_getdel(&db_, L("k"), &out, nullptr), KV_OK);
+    ASSERT_EQ(str_getdel(&db_, L("k"), kBitmapStringMax, &out, nullptr), KV_OK);
     EXPECT_EQ(std::string(out.ptr, out.len), "v");
     EXPECT_EQ(Get("k"), "<nil>");
-    EXPECT_EQ(str_getdel(&db_, L("k"), &out, nullptr), KV_NOTFOUND);
+    EXPECT_EQ(str_getdel(&db_, L("k"), kBitmapStringMax, &out, nullptr), KV_NOTFOUND);
 
     int r = 9;
     ASSERT_EQ(str_cas(&db_, L("c"), L("a"), L("b"), 0, &r, nullptr), KV_OK);
@@ -737,7 +805,8 @@ TEST_F(StrTest, WritesReportTouchedKeys)
     ASSERT_EQ(str_mset(&db_, kv.data(), 2, true, &written, nullptr), KV_OK);
     EXPECT_EQ(Incr("b", 1, &n), KV_ERR_INVALID);
     struct kv_buf out = KV_BUF_INIT;
-    ASSERT_EQ(str_getex(&db_, L("a"), STR_TTL_CLEAR, 0, &out, nullptr), KV_OK); // no TTL: no write
+    ASSERT_EQ(str_getex(&db_, L("a"), STR_TTL_CLEAR, 0, kBitmapStringMax, &out, nullptr),
+              KV_OK); // no TTL: no write
     EXPECT_TRUE(log.keys.empty());
     kv_buf_deinit(&out);
     db_.hooks = nullptr;
@@ -756,7 +825,7 @@ TEST_F(StrTest, MsetIsAtomicAndIncrIsSerialised)
         struct kv_slice vals[3];
         enum meta_type types[3];
         while (!stop.load()) {
-            if (str_mget(&db_, keys, 3, raws, vals, types, nullptr) != KV_OK) {
+            if (str_mget(&db_, keys, 3, kBitmapStringMax, raws, vals, types, nullptr) != KV_OK) {
                 torn++;
                 break;
             }
@@ -775,7 +844,7 @@ TEST_F(StrTest, MsetIsAtomicAndIncrIsSerialised)
         incrs.emplace_back([&] {
             for (int i = 0; i < kRounds; i++) {
                 int64_t n = 0;
-                EXPECT_EQ(str_incrby(&db_, L("counter"), 1, &n, nullptr), KV_OK);
+                EXPECT_EQ(str_incrby(&db_, L("counter"), 1, kBitmapStringMax, &n, nullptr), KV_OK);
             }
         });
     }

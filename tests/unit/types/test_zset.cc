@@ -583,7 +583,9 @@ TEST_F(ZsetTest, WrongTypeChangesNothing)
 {
     bool written = false;
     struct str_set_opts so = {STR_COND_NONE, STR_TTL_CLEAR, 0, false};
-    ASSERT_EQ(str_set(&db_, S("str"), S("v"), &so, &written, nullptr, nullptr, nullptr), KV_OK);
+    ASSERT_EQ(
+        str_set(&db_, S("str"), S("v"), &so, kBitmapStringMax, &written, nullptr, nullptr, nullptr),
+        KV_OK);
     Add("str", {{"a", 1}}, 0, KV_ERR_WRONGTYPE);
     uint64_t n;
     double s;
@@ -613,7 +615,7 @@ TEST_F(ZsetTest, WrongTypeChangesNothing)
     EXPECT_FALSE(Exists("d"));
     struct kv_buf raw = KV_BUF_INIT;
     struct kv_slice v;
-    ASSERT_EQ(str_get(&db_, S("str"), &raw, &v, nullptr), KV_OK);
+    ASSERT_EQ(str_get(&db_, S("str"), kBitmapStringMax, &raw, &v, nullptr), KV_OK);
     EXPECT_EQ(std::string(v.ptr, v.len), "v");
     kv_buf_deinit(&raw);
 }
@@ -654,7 +656,9 @@ TEST_F(ZsetTest, CombinationsWithWeightsAggregatesAndSets)
     // destination, and an empty result deletes it.
     bool written = false;
     struct str_set_opts so = {STR_COND_NONE, STR_TTL_AT, clock_now_ms() + 100000, false};
-    ASSERT_EQ(str_set(&db_, S("d"), S("v"), &so, &written, nullptr, nullptr, nullptr), KV_OK);
+    ASSERT_EQ(
+        str_set(&db_, S("d"), S("v"), &so, kBitmapStringMax, &written, nullptr, nullptr, nullptr),
+        KV_OK);
     struct zset_sources src = {k2, 2, nullptr, ZSET_AGG_SUM};
     ASSERT_EQ(zset_combine_store(&db_, ZSET_OP_UNION, S("d"), &src, &card, nullptr), KV_OK);
     EXPECT_EQ(card, 4u);
