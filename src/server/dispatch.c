@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "server/dispatch.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -97,6 +98,35 @@ reply_unknown(struct conn *c, int argc, const struct kv_slice *argv)
     snprintf(msg, sizeof msg, "unknown command '%.*s', with args beginning with: %s",
              (int)(argv[0].len < 128 ? argv[0].len : 128), argv[0].ptr, args);
     reply_error(c, KV_ERR, msg);
+}
+
+/* A client whose command is named POST or "Host:" is most likely a web browser tricked into
+ * posting to this port (cross-protocol scripting: an HTTP request whose body holds commands,
+ * relying on the server to skip the header lines it does not understand). Like Redis, do not
+ * answer: drop the connection, replies still queued for its earlier requests included, so
+ * nothing of the body runs and the page learns nothing. The warning is logged at most once a
+ * minute, so a flood of such requests cannot fill the log. */
+static atomic_int_fast64_t cross_protocol_logged_ms; /* monotonic; 0 = never */
+
+static bool
+is_http_request(struct kv_slice name)
+{
+    return kv_slice_eq_nocase(name, "post") || kv_slice_eq_nocase(name, "host:");
+}
+
+static void
+refuse_http_request(struct conn *c, struct kv_slice name)
+{
+    int64_t now = clock_mono_ms();
+    int_fast64_t last = atomic_load_explicit(&cross_protocol_logged_ms, memory_order_relaxed);
+    if ((last == 0 || now - last >= 60000) &&
+        atomic_compare_exchange_strong_explicit(&cross_protocol_logged_ms, &last, now,
+                                                memory_order_relaxed, memory_order_relaxed))
+        LOG_WARN("possible cross-protocol attack: client %s sent '%.*s' as a command, as an "
+                 "HTTP request does (a web page may be trying to send commands to this server); "
+                 "connection closed without a reply (logged at most once a minute)",
+                 c->addr, (int)name.len, name.ptr);
+    conn_set_flag(c, CONN_F_CLOSE_ASAP);
 }
 
 /* Inside MULTI, a refused command makes EXEC abort (Redis' flagTransaction). */
@@ -248,6 +278,10 @@ void
 dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
 {
     struct server *srv = c->srv;
+    if (is_http_request(argv[0])) {
+        refuse_http_request(c, argv[0]);
+        return;
+    }
     atomic_fetch_add_explicit(&srv->stats.total_commands, 1, memory_order_relaxed);
     size_t cmd_index = 0;
     const struct command_spec *cmd = command_lookup(argv[0], &cmd_index);

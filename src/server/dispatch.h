@@ -7,6 +7,11 @@
  * the proc, turns an error code into the RESP error reply through one table, and updates command
  * statistics.
  *
+ * Before any check, a request named POST or "Host:" (any case) is taken for an HTTP request sent
+ * to this port (cross-protocol scripting), as Redis does: the connection gets no reply, its
+ * replies still queued are dropped, nothing more of its input runs, and its worker closes it
+ * (CONN_F_CLOSE_ASAP). A warning is logged at most once a minute.
+ *
  * Inside MULTI, a command refused by a check flags the transaction (CONN_F_DIRTY_EXEC: EXEC then
  * aborts), as Redis' rejectCommand does; a command that passes every check is queued with
  * +QUEUED, except CMD_MULTI_CTRL ones (MULTI, EXEC, DISCARD, WATCH, QUIT), which run at once.

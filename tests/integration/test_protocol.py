@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from helpers.wait import scaled
+from helpers.wait import scaled, wait_until
 from raw_resp import Error, RawConn, Status, cmd
 
 
@@ -320,6 +320,104 @@ def test_unauthenticated_limits_match_redis(server_factory, redis_factory):
                 c.send(data)
                 got.append(c.read_until_closed())
         assert got[0] == got[1], data
+
+
+# --------------------------------------------------------------------------------------
+# Cross-protocol scripting: a command named POST or "Host:" is an HTTP request (a web page
+# posting to this port), and the connection is closed without a reply, as in Redis. Redis
+# 7.0.15 was checked by hand with the same inputs: nothing is sent back, not even the replies
+# of earlier requests of the same read (they ran: SET a 1 below did), and nothing after it runs.
+
+HTTP_REQUESTS = [
+    b"POST / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"post /x HTTP/1.0\r\n",
+    b"Host: 127.0.0.1:6666\r\n",
+    b"host: x\r\n",
+    b"HOST:\r\n",
+    cmd("POST"),
+    cmd("pOsT", "a", "b"),
+    cmd("host:", "x"),
+    # replies of the same read are dropped, the requests after it are not run
+    b"PING\r\nSET a 1\r\nPOST / HTTP/1.1\r\nSET b 2\r\n",
+    cmd("MULTI") + cmd("SET", "b", "2") + cmd("POST") + cmd("EXEC"),
+]
+
+
+@pytest.mark.parametrize("data", HTTP_REQUESTS, ids=[repr(d[:24]) for d in HTTP_REQUESTS])
+def test_http_request_closes_without_a_reply(server, data):
+    bystander = RawConn(server.port)
+    bystander.send(cmd("SET", "by", "stander"))
+    assert bystander.read() == Status("OK")
+    with RawConn(server.port) as c:
+        c.send(data)
+        assert c.read_until_closed() == b""
+    r = server.client()
+    assert r.get("b") is None
+    assert r.get("a") == (b"1" if b"SET a 1" in data else None)
+    r.delete("a")
+    # Other clients are not affected.
+    bystander.send(cmd("GET", "by"))
+    assert bystander.read() == b"stander"
+    bystander.close()
+    assert ping_ok(server.port)
+
+
+def test_http_request_keeps_replies_already_sent(server):
+    with RawConn(server.port) as c:
+        c.send(b"PING\r\n")
+        assert c.read_raw() == b"+PONG\r\n"
+        c.send(b"POST / HTTP/1.1\r\n")
+        assert c.read_until_closed() == b""
+
+
+def test_post_and_host_elsewhere_are_ordinary_bytes(server):
+    """Only the command name counts, and only exactly POST or Host: (any case)."""
+    with RawConn(server.port) as c:
+        c.send(cmd("SET", "POST", "x") + cmd("GET", "POST") + cmd("SET", "Host:", "y")
+               + cmd("ECHO", "POST") + b"Host:x\r\n" + b"POSTX\r\n" + cmd("POS"))
+        assert c.read() == Status("OK")
+        assert c.read() == b"x"
+        assert c.read() == Status("OK")
+        assert c.read() == b"POST"
+        assert c.read() == Error("ERR unknown command 'Host:x', with args beginning with: ")
+        assert c.read() == Error("ERR unknown command 'POSTX', with args beginning with: ")
+        assert c.read() == Error("ERR unknown command 'POS', with args beginning with: ")
+        assert c.is_open()
+    assert server.client().get("Host:") == b"y"
+
+
+def test_http_request_before_auth_and_the_warning(server_factory):
+    """The check comes before authentication (as in Redis); the warning names the client and
+    is logged at most once a minute."""
+    srv = server_factory(requirepass="pw")
+    mark = srv.log_mark()
+    for _ in range(3):
+        with RawConn(srv.port) as c:
+            c.send(b"POST / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.read_until_closed() == b""
+    wait_until(lambda: "possible cross-protocol attack" in srv.log_text(since=mark), timeout=10,
+               msg="the cross-protocol warning in the log")
+    text = srv.log_text(since=mark)
+    assert text.count("possible cross-protocol attack") == 1
+    assert "sent 'POST' as a command" in text
+    assert srv.command("PING") == b"PONG"
+
+
+@pytest.mark.needs_redis
+def test_http_requests_match_redis(server, redis_ref):
+    for data in HTTP_REQUESTS + [b"PING\r\n" + cmd("SET", "POST", "x") + b"Host:x\r\n"]:
+        got = []
+        for s in (server, redis_ref):
+            with RawConn(s.port) as c:
+                c.send(data)
+                if b"Host:x" in data:
+                    got.append(c.read_raw() + c.read_raw() + c.read_raw())
+                    assert c.is_open(0.05)
+                else:
+                    got.append(c.read_until_closed())
+            got.append(s.client().get("a"))
+            s.client().delete("a", "b", "POST")
+        assert got[:2] == got[2:], data[:40]
 
 
 # --------------------------------------------------------------------------------------
