@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <rocksdb/c.h>
@@ -579,6 +580,31 @@ storage_batch_new(struct storage *st)
     struct storage_batch *b = kv_calloc(1, sizeof *b);
     b->wb = rocksdb_writebatch_create();
     b->cf = st->cf;
+    return b;
+}
+
+/* Below this a batch's few regrowths cost less than sizing it (a mapping and a copy). */
+#define SIZED_BATCH_MIN (1u << 20)
+
+struct storage_batch *
+storage_batch_new_sized(struct storage *st, size_t bytes)
+{
+    struct storage_batch *b = storage_batch_new(st);
+    if (bytes < SIZED_BATCH_MIN)
+        return b;
+    /* A batch made from a representation of n bytes holds them in a buffer of that size, and
+     * clearing it keeps the buffer (WriteBatch::Clear clears its std::string). The n bytes are
+     * read from an anonymous read-only mapping, which maps the zero page (a huge one where
+     * transparent huge pages are allowed for it) and allocates nothing. */
+    void *zeros = mmap(NULL, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (zeros == MAP_FAILED)
+        return b; /* merely unsized */
+    (void)madvise(zeros, bytes, MADV_HUGEPAGE);
+    rocksdb_writebatch_t *wb = rocksdb_writebatch_create_from(zeros, bytes);
+    munmap(zeros, bytes);
+    rocksdb_writebatch_clear(wb);
+    rocksdb_writebatch_destroy(b->wb);
+    b->wb = wb;
     return b;
 }
 

@@ -59,6 +59,13 @@ enum kv_code storage_get(struct storage *st, const struct storage_snapshot *snap
 /* A new empty batch for `st` (the batch borrows st's column family handles: write it to st,
  * before st is closed). */
 struct storage_batch *storage_batch_new(struct storage *st);
+/* The same, with room for about `bytes` bytes of records taken at once, for a batch known to
+ * grow big (a record costs its key and value plus at most 16 bytes): its buffer is then not
+ * regrown (reallocated and copied) again and again while it fills. The room is allocated and
+ * touched at once, so size it to what will be written; a batch outgrowing it still grows. Below
+ * 1 MiB this is storage_batch_new. (RocksDB 8's rocksdb_writebatch_create_with_params does this;
+ * the 7.8 C API has no way to size a batch, see storage.c.) */
+struct storage_batch *storage_batch_new_sized(struct storage *st, size_t bytes);
 void storage_batch_free(struct storage_batch *b); /* NULL is a no-op */
 void storage_batch_clear(struct storage_batch *b);
 void storage_batch_put(struct storage_batch *b, enum kv_cf cf, struct kv_slice key,

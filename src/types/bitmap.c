@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0
  *
- * bitmap: see bitmap.h. Every algorithm here works on bytes in Redis bit order; a bitmap
- * segment is bit-reversed byte by byte when it is loaded (load_segment) and when it is stored
- * (put_segment), and a string key's value is used as it is. Segment keys sort as decimal strings
- * ("10240" < "2048"), not by number, so a walk that needs numeric order either probes segments
- * one by one (short ranges) or collects and sorts the indexes of the segments that exist.
+ * bitmap: see bitmap.h. Every algorithm here but BITOP's works on bytes in Redis bit order; a
+ * bitmap segment is bit-reversed byte by byte when it is loaded (load_segment) and when it is
+ * stored (put_segment), and a string key's value is used as it is. Segment keys sort as decimal
+ * strings ("10240" < "2048"), not by number, so a walk that needs numeric order either probes
+ * segments one by one (short ranges) or collects and sorts the indexes of the segments that
+ * exist; BITOP needs no order (see its section).
  *
  * Threads: any worker; no state of its own.
  */
@@ -20,7 +21,8 @@
 #include "types/keylock.h"
 
 /* A range of at most this many segments is read by point lookups, in order; a longer one by
- * one scan of the key's segments. Ordered walks probe this many segments before scanning. */
+ * one scan of the key's segments. Ordered walks probe this many segments before scanning, and a
+ * BITOP result this short is computed from point lookups too. */
 #define PROBE_SEGMENTS 16
 
 uint8_t
@@ -30,6 +32,31 @@ bitmap_reverse_byte(uint8_t b)
     b = (uint8_t)((b & 0xCCu) >> 2 | (b & 0x33u) << 2);
     b = (uint8_t)((b & 0xAAu) >> 1 | (b & 0x55u) << 1);
     return b;
+}
+
+/* The bits of each of the 8 bytes of w reversed: bitmap_reverse_byte on a whole word. */
+static uint64_t
+reverse_word_bytes(uint64_t w)
+{
+    w = (w & UINT64_C(0xF0F0F0F0F0F0F0F0)) >> 4 | (w & UINT64_C(0x0F0F0F0F0F0F0F0F)) << 4;
+    w = (w & UINT64_C(0xCCCCCCCCCCCCCCCC)) >> 2 | (w & UINT64_C(0x3333333333333333)) << 2;
+    w = (w & UINT64_C(0xAAAAAAAAAAAAAAAA)) >> 1 | (w & UINT64_C(0x5555555555555555)) << 1;
+    return w;
+}
+
+/* dst[i] = bitmap_reverse_byte(src[i]) for i < n, a word at a time. */
+static void
+reverse_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    size_t i = 0;
+    for (; i + sizeof(uint64_t) <= n; i += sizeof(uint64_t)) {
+        uint64_t w;
+        memcpy(&w, src + i, sizeof w);
+        w = reverse_word_bytes(w);
+        memcpy(dst + i, &w, sizeof w);
+    }
+    for (; i < n; i++)
+        dst[i] = bitmap_reverse_byte(src[i]);
 }
 
 static uint64_t
@@ -79,9 +106,7 @@ segment_to_redis(uint64_t idx, struct kv_slice stored, uint64_t size, uint8_t *d
         n = 0;
     else if (n > size - base)
         n = (size_t)(size - base);
-    const uint8_t *src = (const uint8_t *)stored.ptr;
-    for (size_t i = 0; i < n; i++)
-        dst[i] = bitmap_reverse_byte(src[i]);
+    reverse_bytes(dst, (const uint8_t *)stored.ptr, n);
     memset(dst + n, 0, BITMAP_SEGMENT_BYTES - n);
     return n;
 }
@@ -107,8 +132,7 @@ put_segment(struct db *db, struct storage_batch *b, struct kv_slice key, uint64_
             uint64_t idx, const uint8_t *src, size_t n)
 {
     uint8_t stored[BITMAP_SEGMENT_BYTES];
-    for (size_t i = 0; i < n; i++)
-        stored[i] = bitmap_reverse_byte(src[i]);
+    reverse_bytes(stored, src, n);
     struct kv_buf sk = KV_BUF_INIT;
     segment_key(db, key, version, idx, &sk);
     storage_batch_put(b, KV_CF_SUBKEY, kv_buf_slice(&sk), kv_slice_make(stored, n));
@@ -682,31 +706,302 @@ out:
 
 /* --- BITOP --- */
 
+/* BITOP computes in stored (LSB-first) bit order: AND, OR, XOR and NOT act on each bit alone, so
+ * they commute with the bit reversal, and a bitmap source's segments go from RocksDB into the
+ * result unconverted; only string sources are reversed. The result is Redis's string cut into
+ * segments, the all-zero ones left out.
+ *
+ * Each bitmap source is read by one iterator over its segments. Iterators yield segments in key
+ * order (decimal strings, "10240" < "2048"), the same order for every source, so they advance
+ * together, merged on the segment key (bitop_merge): every segment some bitmap source stores is
+ * computed once with all its inputs at hand, and a segment no source stores costs no read. A
+ * second pass (bitop_fill) computes the segments the merge did not reach that can still be
+ * nonzero: all of them for NOT, and those a string source covers, bitmap sources reading as zeros
+ * there. So the batch holds the segments in that order rather than by number, which RocksDB does
+ * not mind. A result of at most PROBE_SEGMENTS segments is computed in order from point reads
+ * instead (bitop_probe), which cost less than creating the iterators. */
+
+#define SEGMENT_WORDS (BITMAP_SEGMENT_BYTES / sizeof(uint64_t))
+
+static const uint8_t zero_segment[BITMAP_SEGMENT_BYTES];
+
 /* One BITOP source as read under the lock. */
 struct bitop_src {
-    enum meta_type type; /* META_NONE (absent), META_STRING or META_BITMAP */
-    struct kv_buf raw;   /* the metadata record (strings: the value lives here) */
-    struct kv_slice value;
-    uint64_t version;
-    uint64_t len;
+    enum meta_type type;     /* META_NONE (absent), META_STRING or META_BITMAP */
+    struct kv_buf raw;       /* the metadata record (strings: the value lives here) */
+    struct kv_slice value;   /* strings: the bytes, in Redis order */
+    uint64_t version;        /* bitmaps */
+    uint64_t len;            /* bytes */
+    struct storage_iter *it; /* owned: a bitmap's segments, during the merge; else NULL */
+    size_t prefix_len;       /* of its keys: the sub-key prefix before the segment number */
+    bool here;               /* the merge's current segment is under it */
 };
 
-/* Segment idx of source s in Redis order into dst (BITMAP_SEGMENT_BYTES, zero-padded). */
-static enum kv_code
-bitop_load(struct db *db, struct kv_slice key, const struct bitop_src *s, uint64_t idx,
-           uint8_t *dst, struct kv_err *err)
+/* One BITOP's computation: the result's segments go into `b`. */
+struct bitop_run {
+    enum bitmap_op op;
+    struct bitop_src *srcs;
+    size_t n;
+    uint64_t len;  /* the result's length in bytes */
+    uint64_t nseg; /* its segments */
+    /* Per source: its bytes of the current segment, stored order, a whole segment zero-padded
+     * (borrowed from zero_segment, an iterator's value or copies[i]), and room for a copy. */
+    const uint8_t **in;
+    uint8_t (*copies)[BITMAP_SEGMENT_BYTES];
+    uint64_t *done; /* a bit per segment: computed by the merge */
+    struct storage_batch *b;
+    struct kv_buf key; /* dest's sub-key prefix (prefix_len bytes), then a segment number */
+    size_t prefix_len;
+};
+
+/* Point r->in[i] at source i's bytes of segment idx. `stored` is the bitmap segment under its
+ * iterator, or NULL (none there, or not a bitmap). Returns whether the source has any bytes
+ * there (bytes at or beyond its length do not count). */
+static bool
+bitop_input(struct bitop_run *r, size_t i, uint64_t idx, const struct kv_slice *stored)
 {
-    memset(dst, 0, BITMAP_SEGMENT_BYTES);
+    const struct bitop_src *s = &r->srcs[i];
     uint64_t base = idx * BITMAP_SEGMENT_BYTES;
-    if (s->type == META_NONE || base >= s->len)
-        return KV_OK;
-    if (s->type == META_STRING) {
-        memcpy(dst, s->value.ptr + base, (size_t)min_u64(BITMAP_SEGMENT_BYTES, s->len - base));
-        return KV_OK;
+    size_t n = base < s->len ? (size_t)min_u64(BITMAP_SEGMENT_BYTES, s->len - base) : 0;
+    const uint8_t *src = NULL;
+    if (s->type == META_STRING && n > 0) {
+        reverse_bytes(r->copies[i], (const uint8_t *)s->value.ptr + base, n);
+        src = r->copies[i];
+    } else if (stored != NULL && n > 0) {
+        n = (size_t)min_u64(n, stored->len);
+        src = (const uint8_t *)stored->ptr;
+        if (n < BITMAP_SEGMENT_BYTES)
+            memcpy(r->copies[i], src, n);
     }
-    size_t n = 0;
-    enum kv_code rc = load_segment(db, key, s->version, s->len, idx, dst, &n, err);
-    return rc == KV_NOTFOUND ? KV_OK : rc;
+    if (src == NULL || n == 0) {
+        r->in[i] = zero_segment;
+        return false;
+    }
+    if (n < BITMAP_SEGMENT_BYTES) {
+        memset(r->copies[i] + n, 0, BITMAP_SEGMENT_BYTES - n);
+        src = r->copies[i];
+    }
+    r->in[i] = src;
+    return true;
+}
+
+/* out = op(in[0..n)) over a whole segment, a word at a time. */
+static void
+bitop_words(enum bitmap_op op, const uint8_t *const *in, size_t n, uint64_t *out)
+{
+    memcpy(out, in[0], BITMAP_SEGMENT_BYTES);
+    if (op == BITMAP_OP_NOT) {
+        for (size_t w = 0; w < SEGMENT_WORDS; w++)
+            out[w] = ~out[w];
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint64_t x[SEGMENT_WORDS];
+        memcpy(x, in[i], sizeof x);
+        switch (op) {
+        case BITMAP_OP_AND:
+            for (size_t w = 0; w < SEGMENT_WORDS; w++)
+                out[w] &= x[w];
+            break;
+        case BITMAP_OP_OR:
+            for (size_t w = 0; w < SEGMENT_WORDS; w++)
+                out[w] |= x[w];
+            break;
+        case BITMAP_OP_XOR:
+            for (size_t w = 0; w < SEGMENT_WORDS; w++)
+                out[w] ^= x[w];
+            break;
+        case BITMAP_OP_NOT: /* one source, inverted above */
+            break;
+        }
+    }
+}
+
+/* Compute segment idx (< r->nseg) of the result from r->in, `has` sources having bytes there,
+ * and add it to the batch unless it is all zeros. */
+static void
+bitop_segment(struct bitop_run *r, uint64_t idx, size_t has)
+{
+    if (r->op == BITMAP_OP_AND ? has < r->n : r->op != BITMAP_OP_NOT && has == 0)
+        return; /* zeros: an AND with a missing input, or nothing to OR/XOR */
+    uint64_t out[SEGMENT_WORDS];
+    bitop_words(r->op, r->in, r->n, out);
+    size_t len = (size_t)min_u64(BITMAP_SEGMENT_BYTES, r->len - idx * BITMAP_SEGMENT_BYTES);
+    memset((uint8_t *)out + len, 0, BITMAP_SEGMENT_BYTES - len); /* past the end: NOT set them */
+    uint64_t any = 0;
+    for (size_t w = 0; w < SEGMENT_WORDS; w++)
+        any |= out[w];
+    if (any == 0)
+        return;
+    char num[STRCONV_INT64_BUF];
+    size_t numlen = strconv_from_uint64(idx * BITMAP_SEGMENT_BYTES, num);
+    kv_buf_resize(&r->key, r->prefix_len);
+    kv_buf_append(&r->key, num, numlen);
+    storage_batch_put(r->b, KV_CF_SUBKEY, kv_buf_slice(&r->key), kv_slice_make(out, len));
+}
+
+/* Every segment some bitmap source stores, each once, the sources' iterators advancing
+ * together in key order. */
+static enum kv_code
+bitop_merge(struct bitop_run *r, struct kv_err *err)
+{
+    for (;;) {
+        struct kv_slice first = kv_slice_make(NULL, 0);
+        bool any = false;
+        for (size_t i = 0; i < r->n; i++) {
+            const struct bitop_src *s = &r->srcs[i];
+            if (s->it == NULL || !storage_iter_valid(s->it))
+                continue;
+            struct kv_slice sub = segment_suffix(s->it, s->prefix_len);
+            if (!any || kv_slice_cmp(sub, first) < 0)
+                first = sub;
+            any = true;
+        }
+        if (!any)
+            break;
+        uint64_t idx = 0;
+        enum kv_code rc = segment_index_of(first, &idx, err);
+        if (rc != KV_OK)
+            return rc;
+        size_t has = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            struct bitop_src *s = &r->srcs[i];
+            s->here = s->it != NULL && storage_iter_valid(s->it) &&
+                      kv_slice_eq(segment_suffix(s->it, s->prefix_len), first);
+            struct kv_slice stored = s->here ? storage_iter_value(s->it) : kv_slice_make(NULL, 0);
+            has += bitop_input(r, i, idx, s->here ? &stored : NULL);
+        }
+        /* A segment beyond every source's length (a bitmap keeps none) reads as zeros. */
+        if (idx < r->nseg) {
+            bitop_segment(r, idx, has);
+            r->done[idx / 64] |= UINT64_C(1) << (idx % 64);
+        }
+        for (size_t i = 0; i < r->n; i++) {
+            if (r->srcs[i].here)
+                storage_iter_next(r->srcs[i].it);
+        }
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->srcs[i].it != NULL) {
+            enum kv_code rc = storage_iter_status(r->srcs[i].it, err);
+            if (rc != KV_OK)
+                return rc;
+        }
+    }
+    return KV_OK;
+}
+
+/* The segments below `end` that the merge did not reach, where bitmap sources read as zeros. */
+static void
+bitop_fill(struct bitop_run *r, uint64_t end)
+{
+    for (uint64_t idx = 0; idx < end; idx++) {
+        if (r->done[idx / 64] & UINT64_C(1) << (idx % 64))
+            continue;
+        size_t has = 0;
+        for (size_t i = 0; i < r->n; i++)
+            has += bitop_input(r, i, idx, NULL);
+        bitop_segment(r, idx, has);
+    }
+}
+
+/* A short result, segment by segment, each bitmap source's segment by a point read: for a few
+ * segments cheaper than an iterator per source. */
+static enum kv_code
+bitop_probe(struct bitop_run *r, struct db *db, const struct kv_slice *keys, struct kv_err *err)
+{
+    struct kv_buf sk = KV_BUF_INIT;
+    struct kv_buf *vals = kv_calloc(r->n, sizeof *vals); /* r->in may point into them */
+    enum kv_code rc = KV_OK;
+    for (uint64_t idx = 0; idx < r->nseg && rc == KV_OK; idx++) {
+        size_t has = 0;
+        for (size_t i = 0; i < r->n && rc == KV_OK; i++) {
+            const struct bitop_src *s = &r->srcs[i];
+            struct kv_slice stored = kv_slice_make(NULL, 0);
+            bool found = false;
+            if (s->type == META_BITMAP && idx * BITMAP_SEGMENT_BYTES < s->len) {
+                segment_key(db, keys[i], s->version, idx, &sk);
+                rc = storage_get(db->st, db->snap, KV_CF_SUBKEY, kv_buf_slice(&sk), &vals[i], err);
+                found = rc == KV_OK;
+                if (rc == KV_NOTFOUND)
+                    rc = KV_OK;
+                stored = kv_buf_slice(&vals[i]);
+            }
+            has += bitop_input(r, i, idx, found ? &stored : NULL);
+        }
+        if (rc == KV_OK)
+            bitop_segment(r, idx, has);
+    }
+    for (size_t i = 0; i < r->n; i++)
+        kv_buf_deinit(&vals[i]);
+    kv_free(vals);
+    kv_buf_deinit(&sk);
+    return rc;
+}
+
+/* Where bitop_fill stops: past it the merge computes every segment that can be nonzero. */
+static uint64_t
+bitop_fill_end(enum bitmap_op op, const struct bitop_src *srcs, size_t n, uint64_t nseg)
+{
+    if (op == BITMAP_OP_NOT)
+        return nseg;
+    /* Sources all present and not empty for AND (else it computes nothing): with a bitmap
+     * among them, a segment the merge does not reach has a zero input. */
+    uint64_t end = op == BITMAP_OP_AND ? nseg : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t covered = (srcs[i].len + BITMAP_SEGMENT_BYTES - 1) / BITMAP_SEGMENT_BYTES;
+        if (op == BITMAP_OP_AND)
+            end = srcs[i].type == META_STRING ? min_u64(end, covered) : 0;
+        else if (srcs[i].type == META_STRING)
+            end = max_u64(end, covered);
+    }
+    return end;
+}
+
+/* Add to `b` the nonzero segments of op(srcs), a result of `len` (> 0) bytes stored as dest's
+ * segments of `version`; fill_end from bitop_fill_end. */
+static enum kv_code
+bitop_compute(struct db *db, enum bitmap_op op, struct kv_slice dest, uint64_t version,
+              const struct kv_slice *keys, struct bitop_src *srcs, size_t n, uint64_t len,
+              uint64_t fill_end, struct storage_batch *b, struct kv_err *err)
+{
+    struct bitop_run r = {
+        .op = op,
+        .srcs = srcs,
+        .n = n,
+        .len = len,
+        .nseg = (len - 1) / BITMAP_SEGMENT_BYTES + 1,
+        .b = b,
+    };
+    r.in = kv_malloc(n * sizeof *r.in);
+    r.copies = kv_malloc(n * sizeof *r.copies);
+    r.done = kv_calloc((size_t)(r.nseg + 63) / 64, sizeof *r.done);
+    db_subkey_prefix(db, dest, version, &r.key);
+    r.prefix_len = r.key.len;
+    enum kv_code rc = KV_OK;
+    if (r.nseg <= PROBE_SEGMENTS) {
+        rc = bitop_probe(&r, db, keys, err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            struct bitop_src *s = &srcs[i];
+            if (s->type == META_BITMAP && s->len > 0) {
+                s->it = segment_iter(db, keys[i], s->version);
+                s->prefix_len = subkey_prefix_len(db, keys[i], s->version);
+            }
+        }
+        rc = bitop_merge(&r, err);
+        if (rc == KV_OK)
+            bitop_fill(&r, fill_end);
+    }
+    for (size_t i = 0; i < n; i++) {
+        storage_iter_free(srcs[i].it);
+        srcs[i].it = NULL;
+    }
+    kv_free(r.in);
+    kv_free(r.copies);
+    kv_free(r.done);
+    kv_buf_deinit(&r.key);
+    return rc;
 }
 
 static const char *
@@ -725,35 +1020,6 @@ bitop_name(enum bitmap_op op)
     return "?";
 }
 
-/* Count, per segment index below nseg, how many sources have data there (strings: every
- * segment of their length; bitmaps: the stored segments). */
-static enum kv_code
-bitop_count_segments(struct db *db, const struct kv_slice *keys, const struct bitop_src *srcs,
-                     size_t n, uint64_t nseg, uint32_t *counts, struct kv_err *err)
-{
-    for (size_t i = 0; i < n; i++) {
-        const struct bitop_src *s = &srcs[i];
-        if (s->type == META_NONE || s->len == 0)
-            continue;
-        uint64_t last = (s->len - 1) / BITMAP_SEGMENT_BYTES;
-        if (s->type == META_STRING) {
-            for (uint64_t j = 0; j <= last; j++)
-                counts[j]++;
-            continue;
-        }
-        uint64_t *idx = NULL;
-        size_t cnt = 0;
-        enum kv_code rc =
-            list_segments(db, keys[i], s->version, 0, min_u64(last, nseg - 1), &idx, &cnt, err);
-        if (rc != KV_OK)
-            return rc;
-        for (size_t j = 0; j < cnt; j++)
-            counts[idx[j]]++;
-        kv_free(idx);
-    }
-    return KV_OK;
-}
-
 enum kv_code
 bitmap_bitop(struct db *db, enum bitmap_op op, struct kv_slice dest, const struct kv_slice *srcs,
              size_t n, uint64_t *len, struct kv_err *err)
@@ -766,8 +1032,6 @@ bitmap_bitop(struct db *db, enum bitmap_op op, struct kv_slice dest, const struc
     keylock_lock(db->locks, db->ns, keys, n + 1, &g);
     struct bitop_src *s = kv_calloc(n ? n : 1, sizeof *s);
     struct storage_batch *b = NULL;
-    uint32_t *counts = NULL;
-    uint8_t(*in)[BITMAP_SEGMENT_BYTES] = NULL;
     struct kv_buf args = KV_BUF_INIT;
     enum kv_code rc = KV_OK;
     uint64_t maxlen = 0;
@@ -797,8 +1061,8 @@ bitmap_bitop(struct db *db, enum bitmap_op op, struct kv_slice dest, const struc
             any_absent = true;
         maxlen = max_u64(maxlen, s[i].len);
     }
-    b = storage_batch_new(db->st);
     if (maxlen == 0) {
+        b = storage_batch_new(db->st);
         struct kv_buf raw = KV_BUF_INIT;
         struct meta m;
         rc = db_get_meta(db, dest, META_NONE, &m, &raw, err);
@@ -813,57 +1077,31 @@ bitmap_bitop(struct db *db, enum bitmap_op op, struct kv_slice dest, const struc
             *len = 0;
         goto out;
     }
+    struct meta dm;
+    meta_init(&dm, META_BITMAP);
+    dm.size = maxlen;
+    /* An AND with an empty input is all zeros: no segment to store. */
+    bool compute = !(op == BITMAP_OP_AND && any_absent);
+    uint64_t fill_end = 0;
+    if (compute)
+        fill_end = bitop_fill_end(op, s, n, (maxlen - 1) / BITMAP_SEGMENT_BYTES + 1);
     kv_buf_printf(&args, "10 %s", bitop_name(op));
     for (size_t i = 0; i < n; i++) {
         kv_buf_append_byte(&args, ' ');
         kv_buf_append_slice(&args, srcs[i]);
     }
+    /* Room for the segments bitop_fill computes (NOT of a sparse bitmap: nearly all of them; too
+     * much only where NOT meets segments of all ones), a segment's record being its value, the
+     * sub-key prefix and up to 16 bytes more (its number, the lengths, the tag), then for the
+     * descriptor and the metadata; not for the segments the merge finds. */
+    size_t room = (size_t)fill_end * (BITMAP_SEGMENT_BYTES + subkey_prefix_len(db, dest, 0) + 16) +
+                  args.len + dest.len + 256;
+    b = storage_batch_new_sized(db->st, room);
     log_bitmap_op(b, &args);
-    struct meta dm;
-    meta_init(&dm, META_BITMAP);
-    dm.size = maxlen;
-    uint64_t nseg = (maxlen - 1) / BITMAP_SEGMENT_BYTES + 1;
-    counts = kv_calloc((size_t)nseg, sizeof *counts);
-    if (op != BITMAP_OP_NOT && !(op == BITMAP_OP_AND && any_absent)) {
-        rc = bitop_count_segments(db, srcs, s, n, nseg, counts, err);
+    if (compute) {
+        rc = bitop_compute(db, op, dest, dm.version, srcs, s, n, maxlen, fill_end, b, err);
         if (rc != KV_OK)
             goto out;
-    }
-    in = kv_malloc((n ? n : 1) * sizeof *in);
-    uint8_t res[BITMAP_SEGMENT_BYTES];
-    for (uint64_t idx = 0; idx < nseg; idx++) {
-        bool compute;
-        if (op == BITMAP_OP_NOT)
-            compute = true;
-        else if (op == BITMAP_OP_AND)
-            compute = !any_absent && counts[idx] == n;
-        else
-            compute = counts[idx] > 0;
-        if (!compute)
-            continue;
-        for (size_t i = 0; i < n; i++) {
-            if ((rc = bitop_load(db, srcs[i], &s[i], idx, in[i], err)) != KV_OK)
-                goto out;
-        }
-        size_t seg_len = (size_t)min_u64(BITMAP_SEGMENT_BYTES, maxlen - idx * BITMAP_SEGMENT_BYTES);
-        bool nonzero = false;
-        for (size_t j = 0; j < seg_len; j++) {
-            uint8_t o = in[0][j];
-            if (op == BITMAP_OP_NOT)
-                o = (uint8_t)~o;
-            for (size_t i = 1; i < n; i++) {
-                if (op == BITMAP_OP_AND)
-                    o &= in[i][j];
-                else if (op == BITMAP_OP_OR)
-                    o |= in[i][j];
-                else
-                    o ^= in[i][j];
-            }
-            res[j] = o;
-            nonzero |= o != 0;
-        }
-        if (nonzero)
-            put_segment(db, b, dest, dm.version, idx, res, seg_len);
     }
     db_batch_put_meta(db, b, dest, &dm);
     rc = db_write(db, b, &dest, 1, err);
@@ -875,8 +1113,6 @@ out:
         kv_buf_deinit(&s[i].raw);
     kv_free(s);
     kv_free(keys);
-    kv_free(counts);
-    kv_free(in);
     kv_buf_deinit(&args);
     storage_batch_free(b);
     return rc;

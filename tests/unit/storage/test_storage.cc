@@ -566,6 +566,35 @@ TEST_F(StorageApiTest, BatchDataRoundTrip)
     storage_batch_free(empty);
 }
 
+TEST_F(StorageApiTest, SizedBatchIsAnOrdinaryBatch)
+{
+    // Below the threshold, at it and above it; the last one outgrows its room.
+    for (size_t room : {size_t(0), size_t(100), size_t(1) << 20, size_t(3) << 20}) {
+        SCOPED_TRACE(room);
+        struct storage_batch *b = storage_batch_new_sized(st_, room);
+        struct storage_batch *plain = storage_batch_new(st_);
+        EXPECT_EQ(storage_batch_count(b), 0);
+        EXPECT_EQ(Str(storage_batch_data(b)), Str(storage_batch_data(plain)));
+        std::string big(300000, 'v');
+        for (struct storage_batch *x : {b, plain}) {
+            storage_batch_log_data(x, kv_slice_cstr("6 10 NOT k"));
+            for (int i = 0; i < 20; i++) {
+                std::string k = "sized" + std::to_string(i);
+                storage_batch_put(x, KV_CF_SUBKEY, S(k), S(big.substr(0, 1000 + 15000 * i)));
+            }
+            storage_batch_delete(x, KV_CF_METADATA, kv_slice_cstr("gone"));
+        }
+        EXPECT_EQ(storage_batch_count(b), 21);
+        EXPECT_EQ(Str(storage_batch_data(b)), Str(storage_batch_data(plain)));
+        uint64_t seq = storage_latest_seq(st_);
+        Write(b);
+        EXPECT_EQ(storage_latest_seq(st_), seq + 21);
+        EXPECT_EQ(Get(KV_CF_SUBKEY, "sized19"), big.substr(0, 1000 + 15000 * 19));
+        storage_batch_free(b);
+        storage_batch_free(plain);
+    }
+}
+
 TEST_F(StorageApiTest, MalformedBatchDataIsRefused)
 {
     // RocksDB would only notice these after logging the batch to the WAL, and then refuse all

@@ -4,8 +4,10 @@
 // keys, LSB-first bytes, size = bytes used), conversion to Redis bit order at the edges, segment
 // boundaries, sparse far offsets, string keys staying strings, BITOP, BITFIELD arithmetic and
 // growth, and the error paths.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -179,6 +181,132 @@ class BitmapTest : public StorageTest {
         for (auto &x : srcs)
             s.push_back(S(x));
         return bitmap_bitop(&db_, op, S(dest), s.data(), s.size(), len, nullptr);
+    }
+
+    // The whole value in Redis order through a view (no string-form size limit); "" for an
+    // absent key.
+    std::string
+    Value(const std::string &key)
+    {
+        struct bitmap_view v;
+        struct kv_buf out = KV_BUF_INIT;
+        enum kv_code rc = bitmap_view_open(&db_, S(key), &v, nullptr);
+        if (rc == KV_OK)
+            EXPECT_EQ(bitmap_view_read(&v, 0, v.len, &out, nullptr), KV_OK);
+        else
+            EXPECT_EQ(rc, KV_NOTFOUND);
+        bitmap_view_close(&v);
+        std::string s(out.ptr ? out.ptr : "", out.len);
+        kv_buf_deinit(&out);
+        return s;
+    }
+
+    // Redis's BITOP over string values: shorter ones zero-padded to the longest.
+    static std::string
+    RefBitOp(enum bitmap_op op, const std::vector<std::string> &vals)
+    {
+        size_t len = 0;
+        for (auto &v : vals)
+            len = std::max(len, v.size());
+        std::string out(len, '\0');
+        for (size_t j = 0; j < len; j++) {
+            auto at = [&](size_t i) { return j < vals[i].size() ? (uint8_t)vals[i][j] : 0; };
+            uint8_t o = op == BITMAP_OP_NOT ? (uint8_t)~at(0) : at(0);
+            for (size_t i = 1; i < vals.size(); i++)
+                o = op == BITMAP_OP_AND  ? (uint8_t)(o & at(i))
+                    : op == BITMAP_OP_OR ? (uint8_t)(o | at(i))
+                                         : (uint8_t)(o ^ at(i));
+            out[j] = (char)o;
+        }
+        return out;
+    }
+
+    // The segments a bitmap key holding `value` stores: the nonzero ones, LSB-first, each as
+    // long as the value allows, in key order (as Segments lists them).
+    static std::vector<std::pair<std::string, std::string>>
+    WantSegments(const std::string &value)
+    {
+        std::vector<std::pair<std::string, std::string>> out;
+        for (size_t base = 0; base < value.size(); base += BITMAP_SEGMENT_BYTES) {
+            std::string seg = value.substr(base, BITMAP_SEGMENT_BYTES);
+            if (seg.find_first_not_of('\0') == std::string::npos)
+                continue;
+            for (auto &c : seg)
+                c = (char)bitmap_reverse_byte((uint8_t)c);
+            out.emplace_back(std::to_string(base), seg);
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+
+    // The stored bytes of the segment at byte offset `off` among `segs`, or "<none>".
+    static std::string
+    SegmentAt(const std::vector<std::pair<std::string, std::string>> &segs, uint64_t off)
+    {
+        for (auto &s : segs) {
+            if (s.first == std::to_string(off))
+                return s.second;
+        }
+        return "<none>";
+    }
+
+    static ::testing::AssertionResult
+    SameBytes(const std::string &got, const std::string &want)
+    {
+        if (got == want)
+            return ::testing::AssertionSuccess();
+        size_t i = 0;
+        while (i < got.size() && i < want.size() && got[i] == want[i])
+            i++;
+        return ::testing::AssertionFailure() << "lengths " << got.size() << " and " << want.size()
+                                             << ", first difference at " << i;
+    }
+
+    static ::testing::AssertionResult
+    SameSegments(const std::vector<std::pair<std::string, std::string>> &got,
+                 const std::vector<std::pair<std::string, std::string>> &want)
+    {
+        for (size_t i = 0; i < std::max(got.size(), want.size()); i++) {
+            if (i >= got.size())
+                return ::testing::AssertionFailure() << "segment " << want[i].first << " missing";
+            if (i >= want.size())
+                return ::testing::AssertionFailure() << "segment " << got[i].first << " extra";
+            if (got[i].first != want[i].first)
+                return ::testing::AssertionFailure()
+                       << "segment " << got[i].first << " where " << want[i].first << " is due";
+            if (got[i].second != want[i].second)
+                return ::testing::AssertionFailure()
+                       << "segment " << got[i].first << ": "
+                       << SameBytes(got[i].second, want[i].second).message();
+        }
+        return ::testing::AssertionSuccess();
+    }
+
+    // BITOP checked against Redis's result on the sources' values: the reply, dest's type,
+    // size, value, and its stored segments (exactly the nonzero ones, at full length).
+    void
+    CheckBitOp(enum bitmap_op op, const std::string &dest, const std::vector<std::string> &srcs)
+    {
+        SCOPED_TRACE(::testing::Message() << "op " << op << " into " << dest);
+        std::vector<std::string> vals;
+        for (auto &k : srcs)
+            vals.push_back(Value(k));
+        std::string want = RefBitOp(op, vals);
+        uint64_t len = 0;
+        ASSERT_EQ(BitOp(op, dest, srcs, &len), KV_OK);
+        EXPECT_EQ(len, want.size());
+        if (want.empty()) {
+            EXPECT_EQ(Type(dest), META_NONE);
+            return;
+        }
+        ASSERT_EQ(Type(dest), META_BITMAP);
+        struct kv_buf raw = KV_BUF_INIT;
+        struct meta m = Meta(dest, &raw);
+        EXPECT_EQ(m.size, want.size());
+        EXPECT_EQ(m.expire_ms, 0u);
+        kv_buf_deinit(&raw);
+        EXPECT_TRUE(SameBytes(Value(dest), want));
+        EXPECT_TRUE(SameSegments(Segments(dest), WantSegments(want)));
     }
 };
 
@@ -427,6 +555,209 @@ TEST_F(BitmapTest, BitOp)
     EXPECT_EQ(BitOp(BITMAP_OP_OR, "b", {"s", "h"}, &len), KV_ERR_WRONGTYPE);
     EXPECT_EQ(GetBit("b", 0), 1);
     EXPECT_EQ(Len("b"), 1025u);
+}
+
+// Segment keys sort as decimal strings, so the sources' segments interleave in key order
+// ("1024" < "10240" < "102400" < "2048"): each source has some the others lack, some shared, and
+// segments of every key length.
+TEST_F(BitmapTest, BitOpMergesSegmentsInKeyOrder)
+{
+    for (uint64_t idx : {0, 1, 10, 100, 1000})
+        SetBit("a", idx * BITMAP_SEGMENT_BITS + idx % 7, 1);
+    for (uint64_t idx : {2, 10, 101, 1000, 5000})
+        SetBit("b", idx * BITMAP_SEGMENT_BITS + 8 * 1023 + 7 - idx % 5, 1);
+    SetBit("b", 10 * BITMAP_SEGMENT_BITS + 1, 1); // shares a byte with a's bit in segment 10
+    std::string str(3000, '\0');
+    for (size_t i = 0; i < str.size(); i += 97)
+        str[i] = (char)(0x5a ^ i);
+    SetString("s", str);
+    for (auto op : {BITMAP_OP_AND, BITMAP_OP_OR, BITMAP_OP_XOR}) {
+        CheckBitOp(op, "d", {"a", "b"});
+        CheckBitOp(op, "d", {"b", "a", "s"});
+        CheckBitOp(op, "d", {"s", "a"});
+        CheckBitOp(op, "d", {"a", "a"}); // the same source twice
+    }
+    CheckBitOp(BITMAP_OP_NOT, "d", {"a"});
+    CheckBitOp(BITMAP_OP_NOT, "d", {"b"});
+    CheckBitOp(BITMAP_OP_NOT, "d", {"s"});
+    // XOR of a bitmap with itself: all zeros, no segment stored.
+    CheckBitOp(BITMAP_OP_XOR, "d", {"b", "b"});
+    EXPECT_TRUE(Segments("d").empty());
+}
+
+// Sources of different lengths, each ending inside a segment: the result is as long as the
+// longest, and its last segment is partial. Once with results of a few segments (point reads),
+// once with everything 20 segments further (iterators).
+TEST_F(BitmapTest, BitOpLengthsAndPartialSegments)
+{
+    for (uint64_t shift : {0, 20}) {
+        SCOPED_TRACE(shift);
+        const uint64_t base = shift * BITMAP_SEGMENT_BYTES, bits = 8 * base;
+        for (const char *k : {"long", "mid", "short"}) {
+            struct kv_slice key = L(k);
+            int64_t deleted = 0;
+            ASSERT_EQ(db_delete(&db_, &key, 1, &deleted, nullptr), KV_OK);
+        }
+        SetBit("long", bits + 8 * 1500 - 1, 1); // ends 476 bytes into its last segment
+        SetBit("long", bits + 3, 1);
+        SetBit("mid", bits + 8 * 1024, 1); // one byte into its last segment
+        SetBit("mid", bits + 8 * 1023 + 2, 1);
+        SetBit("short", bits + 7, 1);
+        SetString("str", std::string(base, '\x11') + std::string(1030, '\xff'));
+        SetString("empty", "");
+        for (auto op : {BITMAP_OP_AND, BITMAP_OP_OR, BITMAP_OP_XOR}) {
+            CheckBitOp(op, "d", {"long", "mid", "short"});
+            CheckBitOp(op, "d", {"short", "str"});
+            CheckBitOp(op, "d", {"mid", "str", "long"});
+            CheckBitOp(op, "d", {"str", "nokey"});
+            CheckBitOp(op, "d", {"empty", "short"});
+        }
+        for (const char *k : {"long", "mid", "short", "str"})
+            CheckBitOp(BITMAP_OP_NOT, "d", {k});
+        uint64_t len = 0;
+        ASSERT_EQ(BitOp(BITMAP_OP_NOT, "d", {"long"}, &len), KV_OK);
+        EXPECT_EQ(len, base + 1500);
+        auto segs = Segments("d");
+        ASSERT_EQ(segs.size(), shift + 2);
+        EXPECT_EQ(SegmentAt(segs, base + 1024), std::string(475, '\xff') + "\x7f"); // last bit
+        // NOT of an all-ones string is all zeros: dest keeps the length, stores no segment.
+        SetString("ones", std::string(base + 1030, '\xff'));
+        CheckBitOp(BITMAP_OP_NOT, "d", {"ones"});
+        EXPECT_TRUE(Segments("d").empty());
+        EXPECT_EQ(Len("d"), base + 1030);
+    }
+}
+
+// An AND with an absent or empty source is zeros of the longest length; an empty result
+// deletes dest; dest may be any of the sources.
+TEST_F(BitmapTest, BitOpAbsentSourcesAndDestAmongSources)
+{
+    SetBit("a", 8 * 5000, 1);
+    SetBit("a", 5, 1);
+    SetBit("b", 8 * 2000 + 1, 1);
+    SetBit("b", 5, 1);
+    SetString("s", "\x04\x00\x80");
+    SetString("empty", "");
+    CheckBitOp(BITMAP_OP_AND, "d", {"a", "nokey"});
+    EXPECT_TRUE(Segments("d").empty());
+    EXPECT_EQ(Len("d"), 5001u);
+    CheckBitOp(BITMAP_OP_AND, "d", {"s", "a", "empty"});
+    EXPECT_TRUE(Segments("d").empty());
+    CheckBitOp(BITMAP_OP_OR, "d", {"nokey", "b"});
+    CheckBitOp(BITMAP_OP_XOR, "d", {"nokey", "nokey2", "empty"});
+    CheckBitOp(BITMAP_OP_NOT, "d", {"nokey"});
+    // dest among the sources, as a bitmap and as a string.
+    CheckBitOp(BITMAP_OP_AND, "a", {"a", "b"});
+    CheckBitOp(BITMAP_OP_OR, "b", {"a", "b", "s"});
+    CheckBitOp(BITMAP_OP_XOR, "s", {"b", "s"});
+    CheckBitOp(BITMAP_OP_NOT, "b", {"b"});
+    CheckBitOp(BITMAP_OP_NOT, "b", {"b"});
+    SetString("s2", "\xf0\x0f");
+    CheckBitOp(BITMAP_OP_NOT, "s2", {"s2"});
+}
+
+// Segments as Kvrocks may store them: shorter than the segment, longer than the size allows,
+// all ones, and entirely beyond the size. Bytes at or beyond the size are not part of the value
+// and never reach the result. Once with results of a few segments (point reads), once with
+// everything 20 segments further (iterators).
+TEST_F(BitmapTest, BitOpReadsOnlyTheValueOfStoredSegments)
+{
+    for (uint64_t shift : {0, 20}) {
+        SCOPED_TRACE(shift);
+        const uint64_t base = shift * BITMAP_SEGMENT_BYTES;
+        auto at = [&](uint64_t off) { return std::to_string(base + off); };
+        struct meta m;
+        meta_init(&m, META_BITMAP);
+        m.size = base + 2050;
+        PutMeta("k", m);
+        if (shift > 0)
+            PutSegment("k", m.version, "0", std::string("\x10", 1));
+        PutSegment("k", m.version, at(0), std::string("\x01\xff", 2)); // short: zeros follow
+        std::string ones(1024, '\xff');
+        PutSegment("k", m.version, at(1024), ones);                   // all ones
+        PutSegment("k", m.version, at(2048), std::string(9, '\x0f')); // 2 bytes inside the size
+        PutSegment("k", m.version, at(3072), ones);                   // the first beyond the size
+        PutSegment("k", m.version, at(4096), ones);
+        ASSERT_EQ(Value("k").size(), base + 2050);
+        struct kv_slice key = L("b");
+        int64_t deleted = 0;
+        ASSERT_EQ(db_delete(&db_, &key, 1, &deleted, nullptr), KV_OK);
+        SetBit("b", 8 * (base + 4096) + 3, 1); // longer than k, where k has a stale segment
+        SetBit("b", 8 * (base + 2049), 1);
+        CheckBitOp(BITMAP_OP_NOT, "d", {"k"});
+        auto segs = Segments("d"); // segment at(1024) was all ones: not stored
+        EXPECT_EQ(segs.size(), shift + 2);
+        EXPECT_EQ(SegmentAt(segs, base + 2048), std::string("\xf0\xf0", 2));
+        for (auto op : {BITMAP_OP_AND, BITMAP_OP_OR, BITMAP_OP_XOR}) {
+            CheckBitOp(op, "d", {"k", "b"});
+            CheckBitOp(op, "d", {"b", "k", "k"});
+        }
+    }
+}
+
+// Segments far apart, of every key length up to 8 digits: NOT stores every segment between
+// them, AND/OR/XOR only where the sources have segments.
+TEST_F(BitmapTest, BitOpSparseFarSegments)
+{
+    for (uint64_t idx : {0, 9, 99, 999, 9999})
+        SetBit("a", idx * BITMAP_SEGMENT_BITS + 8 * (idx % 1024) + 1, 1);
+    for (uint64_t idx : {9, 98, 999, 4000})
+        SetBit("b", idx * BITMAP_SEGMENT_BITS + 8 * 1023, 1);
+    SetString("s", std::string(2100, '\x81'));
+    CheckBitOp(BITMAP_OP_OR, "d", {"a", "b"});
+    EXPECT_EQ(Segments("d").size(), 7u);
+    CheckBitOp(BITMAP_OP_AND, "d", {"a", "b", "s"});
+    CheckBitOp(BITMAP_OP_XOR, "d", {"a", "s", "b"});
+    CheckBitOp(BITMAP_OP_NOT, "d", {"b"});
+    EXPECT_EQ(Segments("d").size(), 4001u);
+    CheckBitOp(BITMAP_OP_NOT, "d", {"a"});
+    EXPECT_EQ(Segments("d").size(), 10000u);
+}
+
+// Random sources (bitmaps with bits near segment edges and far, strings of any length, absent
+// keys) and random BITOPs, dest often a source, each checked against Redis's result.
+TEST_F(BitmapTest, BitOpMatchesRedisOnRandomSources)
+{
+    std::mt19937_64 rng(20240611);
+    const std::vector<std::string> keys = {"k0", "k1", "k2", "k3", "k4"};
+    auto offset = [&]() -> uint64_t {
+        uint64_t seg = rng() % 3 == 0 ? rng() % 1200 : rng() % 4;
+        uint64_t bit =
+            rng() % 2 ? rng() % BITMAP_SEGMENT_BITS : BITMAP_SEGMENT_BITS - 1 - rng() % 9;
+        return seg * BITMAP_SEGMENT_BITS + bit;
+    };
+    for (int round = 0; round < 150; round++) {
+        SCOPED_TRACE(round);
+        const std::string &k = keys[rng() % keys.size()];
+        switch (rng() % 6) {
+        case 0: {
+            std::string v(rng() % 3000, '\0');
+            for (auto &c : v)
+                c = rng() % 4 ? '\0' : (char)rng();
+            SetString(k, v);
+            break;
+        }
+        case 1:
+            SetString(k, "");
+            break;
+        case 2: {
+            struct kv_slice key = S(k);
+            int64_t deleted = 0;
+            ASSERT_EQ(db_delete(&db_, &key, 1, &deleted, nullptr), KV_OK);
+            break;
+        }
+        default:
+            for (int j = rng() % 6; j >= 0; j--)
+                SetBit(k, offset(), rng() % 5 != 0);
+            break;
+        }
+        enum bitmap_op op = (enum bitmap_op)(rng() % 4);
+        std::vector<std::string> srcs;
+        size_t n = op == BITMAP_OP_NOT ? 1 : 1 + rng() % 4;
+        for (size_t i = 0; i < n; i++)
+            srcs.push_back(rng() % 8 == 0 ? "absent" : keys[rng() % keys.size()]);
+        CheckBitOp(op, keys[rng() % keys.size()], srcs);
+    }
 }
 
 TEST(BitmapPure, FieldArithmetic)
