@@ -241,6 +241,7 @@ retry(struct conn *c)
     bs->reblocked = false;
     enum kv_code rc;
     server_lock_shared(srv);
+    c->db.st = srv->st; /* a full sync may have swapped it while the client waited */
     if (atomic_load_explicit(&srv->loading, memory_order_acquire) &&
         !(bs->cmd->flags & CMD_LOADING_OK))
         rc = kv_err_set(&err, KV_ERR_LOADING, "%s", "");

@@ -129,7 +129,7 @@ conn_new(struct worker *w, int fd)
     c->read_ev = event_new(w->base, fd, EV_READ | EV_PERSIST, on_read, c);
     c->write_ev = event_new(w->base, fd, EV_WRITE | EV_PERSIST, on_write, c);
     c->resume_ev = event_new(w->base, -1, 0, on_resume, c);
-    c->db.st = srv->st;
+    c->db.st = NULL; /* bound under the server lock before each use (conn.h) */
     c->db.locks = srv->locks;
     c->db.cluster = srv->cfg->cluster_enabled;
     c->db.hooks = &srv->db_hooks;

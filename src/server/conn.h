@@ -85,7 +85,9 @@ struct conn {
     struct evbuffer *out; /* owned: pending reply bytes */
     struct resp_out rout; /* writer over `out` with the negotiated protocol */
 
-    struct db db;         /* keyspace handle for the connection's namespace */
+    struct db db;         /* keyspace handle for the connection's namespace; db.st is NULL until
+                             the worker binds srv->st under the server lock (dispatch, blocking
+                             retry), as a full sync swaps the storage under the exclusive lock */
     char ns[CONN_NS_MAX]; /* namespace name; db.ns points here */
 
     /* shared fields (see top comment) */

@@ -210,7 +210,8 @@ run_proc(struct conn *c, const struct command_spec *cmd, size_t index, int argc,
         .in_exec = in_exec,
     };
     /* A full sync may have swapped the storage since the last command (under the exclusive
-     * lock, so reading it here, with the lock held, is safe). */
+     * lock, so reading it here, with the lock held, is safe). EXEC's queued commands come here
+     * without dispatch_command. */
     c->db.st = srv->st;
     int64_t start = clock_mono_us();
     enum kv_code rc = cmd->proc(&ctx);
@@ -340,8 +341,16 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
     struct kv_err route_err;
     enum kv_code route_rc;
     if (in_multi && !(cmd->flags & CMD_MULTI_CTRL)) {
-        /* A routing error while queueing makes EXEC abort (Redis, Kvrocks). */
-        if ((route_rc = cluster_check(c, cmd, argc, argv, &route_err)) != KV_OK) {
+        /* A routing error while queueing makes EXEC abort (Redis, Kvrocks). Routing may look
+         * keys up (ASK during a migration): under the shared lock, with the storage bound. */
+        route_rc = KV_OK;
+        if (srv->cfg->cluster_enabled) {
+            server_lock_shared(srv);
+            c->db.st = srv->st;
+            route_rc = cluster_check(c, cmd, argc, argv, &route_err);
+            pthread_rwlock_unlock(&srv->lock);
+        }
+        if (route_rc != KV_OK) {
             reject(c, cmd, st, route_rc, route_err.msg);
             return;
         }
@@ -363,7 +372,9 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
     } else {
         server_lock_shared(srv);
     }
-    /* Routed in the same lock hold as the execution (migrate_ctl.h). */
+    /* Routed in the same lock hold as the execution (migrate_ctl.h), against the storage of
+     * this lock hold (routing may look keys up). */
+    c->db.st = srv->st;
     if ((route_rc = cluster_check(c, cmd, argc, argv, &route_err)) != KV_OK) {
         pthread_rwlock_unlock(&srv->lock);
         reject(c, cmd, st, route_rc, route_err.msg);
