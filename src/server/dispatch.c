@@ -328,12 +328,15 @@ dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
         return;
     }
     if (repl_ctl_is_replica(srv)) {
-        if ((cmd->flags & CMD_WRITE) && srv->cfg->slave_read_only && !routed_by_cluster(srv, cmd)) {
+        /* Before the server lock: the atomic copies of the options (CONFIG SET, server.h). */
+        if ((cmd->flags & CMD_WRITE) &&
+            atomic_load_explicit(&srv->slave_read_only, memory_order_relaxed) &&
+            !routed_by_cluster(srv, cmd)) {
             reject(c, cmd, st, KV_ERR_READONLY, NULL);
             return;
         }
-        if (!srv->cfg->slave_serve_stale_data && !(cmd->flags & CMD_STALE_OK) &&
-            !repl_ctl_link_up(srv)) {
+        if (!atomic_load_explicit(&srv->slave_serve_stale_data, memory_order_relaxed) &&
+            !(cmd->flags & CMD_STALE_OK) && !repl_ctl_link_up(srv)) {
             reject(c, cmd, st, KV_ERR_MASTERDOWN, NULL);
             return;
         }

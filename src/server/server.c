@@ -114,6 +114,8 @@ server_new(struct config *cfg, struct server **out, struct kv_err *err)
     atomic_store(&srv->auth_required, cfg->requirepass != NULL && cfg->requirepass[0] != '\0');
     atomic_store(&srv->maxclients, cfg->maxclients);
     atomic_store(&srv->timeout_s, cfg->timeout);
+    atomic_store(&srv->slave_read_only, cfg->slave_read_only);
+    atomic_store(&srv->slave_serve_stale_data, cfg->slave_serve_stale_data);
     srv->keyspace = keyspace_new();
     srv->slowlog = slowlog_new();
 
@@ -430,6 +432,10 @@ server_apply_config(struct config *cfg, const char *name, void *arg, struct kv_e
         atomic_store(&srv->maxclients, cfg->maxclients);
     } else if (strcmp(name, "timeout") == 0) {
         atomic_store(&srv->timeout_s, cfg->timeout);
+    } else if (strcmp(name, "slave-read-only") == 0) {
+        atomic_store(&srv->slave_read_only, cfg->slave_read_only);
+    } else if (strcmp(name, "slave-serve-stale-data") == 0) {
+        atomic_store(&srv->slave_serve_stale_data, cfg->slave_serve_stale_data);
     } else if (strcmp(name, "slowlog-max-len") == 0) {
         slowlog_trim(srv->slowlog, (size_t)cfg->slowlog_max_len);
     } else if (strcmp(name, "persist-cluster-nodes-enabled") == 0) {

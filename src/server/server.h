@@ -118,6 +118,8 @@ struct server {
     atomic_bool auth_required; /* requirepass is set */
     atomic_int maxclients;
     atomic_int timeout_s;
+    atomic_bool slave_read_only; /* the replica checks of dispatch_command */
+    atomic_bool slave_serve_stale_data;
 
     struct server_keyspace *keyspace;  /* owned: keyspace statistics cache and its scanner */
     struct server_slowlog *slowlog;    /* owned */
