@@ -139,7 +139,7 @@ cmd_hello(struct cmd_ctx *ctx)
     }
     if (!ctx->srv->cfg->resp3_enabled)
         proto = 2;
-    ctx->conn->proto = (int)proto;
+    conn_set_proto(ctx->conn, (int)proto);
     ctx->out->proto = (int)proto;
     resp_write_map(ctx->out, 7);
     resp_write_bulk_cstr(ctx->out, "server");

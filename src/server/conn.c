@@ -88,8 +88,10 @@ format_addr(const struct sockaddr_storage *ss, char *out, size_t cap)
 void
 conn_set_namespace(struct conn *c, const char *ns)
 {
+    pthread_mutex_lock(&c->w->conns_lock);
     snprintf(c->ns, sizeof c->ns, "%s", ns);
     c->db.ns = kv_slice_cstr(c->ns);
+    pthread_mutex_unlock(&c->w->conns_lock);
 }
 
 struct conn *
@@ -225,6 +227,14 @@ size_t
 conn_pending_output(const struct conn *c)
 {
     return evbuffer_get_length(c->out);
+}
+
+void
+conn_set_proto(struct conn *c, int proto)
+{
+    pthread_mutex_lock(&c->w->conns_lock);
+    c->proto = proto;
+    pthread_mutex_unlock(&c->w->conns_lock);
 }
 
 void

@@ -100,7 +100,7 @@ struct conn {
     const struct command_spec *_Atomic last_cmd;
     atomic_size_t in_len;  /* query buffer length snapshot */
     atomic_size_t out_len; /* output buffer length snapshot */
-    int proto;             /* 2 or 3 */
+    int proto;             /* 2 or 3; written under the worker's conns lock */
 
     /* statistics */
     uint64_t commands;
@@ -164,11 +164,16 @@ bool conn_has_flag(const struct conn *c, unsigned flag);
 void conn_set_flag(struct conn *c, unsigned flag);
 void conn_clear_flag(struct conn *c, unsigned flag);
 
-/* Switch the keyspace to namespace `ns` (AUTH with a namespace token). */
+/* Switch the keyspace to namespace `ns` (AUTH with a namespace token; takes the worker's conns
+ * lock). */
 void conn_set_namespace(struct conn *c, const char *ns);
 
 /* CLIENT SETNAME (takes the worker's conns lock). */
 void conn_set_name(struct conn *c, struct kv_slice name);
+
+/* HELLO: the protocol version of the connection's replies, 2 or 3 (takes the worker's conns
+ * lock; CLIENT LIST shows it). The caller switches its reply writer itself. */
+void conn_set_proto(struct conn *c, int proto);
 
 /* One CLIENT LIST / CLIENT INFO line (without the trailing newline) for c, appended to out.
  * Caller holds the owning worker's conns lock or is the owning worker. */
