@@ -758,7 +758,8 @@ void
 server_keyspace_cron(struct server *srv)
 {
     struct server_keyspace *ks = srv->keyspace;
-    if (atomic_load(&srv->loading) || atomic_load(&srv->shutting_down) || srv->st == NULL)
+    /* srv->st is read below, under the server lock: a full sync swaps it under the lock. */
+    if (atomic_load(&srv->loading) || atomic_load(&srv->shutting_down))
         return;
     int64_t now = clock_mono_ms();
     pthread_mutex_lock(&ks->mu);
