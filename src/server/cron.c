@@ -43,9 +43,7 @@ sample_stats(struct server *srv, int64_t now)
     atomic_store(&st->inst_output_bytes_per_sec,
                  rate(atomic_load(&st->net_output_bytes), &st->last_sample_output, dt));
     st->last_sample_ms = now;
-    uint64_t used = kv_mem_used();
-    if (used > atomic_load(&st->peak_memory))
-        atomic_store(&st->peak_memory, used);
+    (void)server_raise_peak_memory(srv, kv_mem_used());
 }
 
 void

@@ -144,11 +144,7 @@ section_memory(struct server *srv, struct kv_buf *out)
     char h[32];
     uint64_t used = kv_mem_used();
     uint64_t rss = rss_bytes();
-    uint64_t peak = atomic_load(&srv->stats.peak_memory);
-    if (used > peak) {
-        peak = used;
-        atomic_store(&srv->stats.peak_memory, peak);
-    }
+    uint64_t peak = server_raise_peak_memory(srv, used);
     kv_buf_append_cstr(out, "# Memory\r\n");
     bytes_to_human(used, h, sizeof h);
     kv_buf_printf(out, "used_memory:%llu\r\nused_memory_human:%s\r\n", (unsigned long long)used, h);

@@ -456,6 +456,17 @@ server_apply_config(struct config *cfg, const char *name, void *arg, struct kv_e
 /* ------------------------------------------------------------------------------------------ */
 /* Statistics                                                                                 */
 
+uint64_t
+server_raise_peak_memory(struct server *srv, uint64_t used)
+{
+    uint_fast64_t peak = atomic_load_explicit(&srv->stats.peak_memory, memory_order_relaxed);
+    while (used > peak &&
+           !atomic_compare_exchange_weak_explicit(&srv->stats.peak_memory, &peak, used,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+    return used > peak ? used : peak;
+}
+
 void
 server_reset_stats(struct server *srv)
 {

@@ -212,6 +212,11 @@ enum kv_code server_apply_config(struct config *cfg, const char *name, void *arg
  * is kept; gauges such as connected clients or memory are not counters and stay). */
 void server_reset_stats(struct server *srv);
 
+/* Raise stats.peak_memory to `used` if it is higher; returns the peak after the call. Any thread
+ * (cron, INFO on several workers at once): a compare-and-swap, so a lower value stored last
+ * never replaces a higher one. */
+uint64_t server_raise_peak_memory(struct server *srv, uint64_t used);
+
 /* The INFO text for `sections` (names as given by the client, case-insensitive: none means
  * "default"; "all", "everything", "default" are groups; unknown names add nothing) for a
  * client of namespace `ns`, appended to out. See server/info.h for the sections and fields. */
