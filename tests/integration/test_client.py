@@ -3,11 +3,13 @@
 on different worker threads). Error texts are Redis 7.0's and are compared with
 redis-server."""
 import re
+import threading
 
 import pytest
 import redis
 
 from helpers.diff import ErrorReply, assert_same_replies, raw_connection, run_commands
+from helpers.rawresp import Resp3
 from helpers.wait import wait_until
 
 LINE_RE = re.compile(r"^id=(\d+) addr=(\S+) laddr=(\S+) fd=\d+ name=(\S*) age=\d+ idle=\d+ "
@@ -355,3 +357,37 @@ def test_connection_count_follows_kills(server4):
         assert observer.execute_command("CLIENT", "KILL", "ID", v.id) == 1
     wait_until(lambda: server4.info("clients")["connected_clients"] <= before - 4, timeout=10,
                msg="connected_clients after CLIENT KILL")
+
+
+
+def test_client_list_while_clients_switch_protocol(server_factory):
+    """HELLO 2 / HELLO 3 on some connections while others run CLIENT LIST: every line shows
+    resp=2 or resp=3, and once HELLO has replied, the version it chose. HELLO writes the
+    protocol under the worker's lock that CLIENT LIST holds (a TSan build reports a race
+    otherwise)."""
+    server = server_factory(workers=4, resp3_enabled="yes")
+    switchers = [Resp3(server) for _ in range(4)]
+    listers = [server.client() for _ in range(4)]
+    stop = threading.Event()
+    seen = set()
+
+    def list_all():
+        while not stop.is_set():
+            for c in listers:
+                seen.update(e["resp"] for e in client_list(c))
+
+    t = threading.Thread(target=list_all)
+    t.start()
+    try:
+        for i in range(60):
+            for s in switchers:
+                version = 2 if i % 2 == 0 else 3
+                assert s.call("HELLO", version)[:1] == (b"*" if version == 2 else b"%")
+    finally:
+        stop.set()
+        t.join()
+    assert seen <= {"2", "3"}
+    last = client_list(listers[0])
+    assert sorted(e["resp"] for e in last) == ["2"] * 4 + ["3"] * 4
+    for s in switchers:
+        s.close()

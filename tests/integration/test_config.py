@@ -10,6 +10,7 @@ import glob
 import os
 import re
 import socket
+import threading
 
 import pytest
 import redis
@@ -410,3 +411,55 @@ def test_config_help(server):
     lines = server.command("CONFIG", "HELP")
     assert lines[0] == b"CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
     assert b"REWRITE" in lines and lines[-1] == b"    Prints this help."
+
+
+def test_replica_options_changed_while_clients_write(server_factory):
+    """CONFIG SET slave-read-only / slave-serve-stale-data on a replica while other connections
+    (on every worker) write and read: each command sees the old or the new value, and once the
+    CONFIG SET has replied, the new one. The dispatcher checks these before taking the server
+    lock, from atomic copies (a TSan build reports a race otherwise)."""
+    server = server_factory(workers=4)
+    admin = server.client()
+    with socket.socket() as s:  # a port nobody listens on: the replica's link stays down
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    admin.execute_command("SLAVEOF", "127.0.0.1", str(dead_port))
+    clients = [server.client() for _ in range(8)]
+    stop = threading.Event()
+    unexpected = []
+
+    def load():
+        while not stop.is_set():
+            for c in clients:
+                try:
+                    c.set("k", "v")
+                    c.get("k")
+                except redis.exceptions.ReadOnlyError:
+                    pass  # READONLY (redis-py strips the code)
+                except redis.ResponseError as e:
+                    if not str(e).startswith("MASTERDOWN"):
+                        unexpected.append(str(e))
+
+    t = threading.Thread(target=load)
+    t.start()
+    try:
+        for i in range(200):
+            admin.config_set("slave-read-only", "no" if i % 2 else "yes")
+            admin.config_set("slave-serve-stale-data", "no" if i % 3 == 0 else "yes")
+    finally:
+        stop.set()
+        t.join()
+    assert unexpected == []
+    admin.config_set("slave-serve-stale-data", "yes")
+    admin.config_set("slave-read-only", "yes")
+    for c in clients:
+        with pytest.raises(redis.exceptions.ReadOnlyError):
+            c.set("k", "v")
+    admin.config_set("slave-read-only", "no")
+    for c in clients:
+        assert c.set("k", "v") is True
+    admin.config_set("slave-serve-stale-data", "no")
+    for c in clients:
+        with pytest.raises(redis.ResponseError, match="^MASTERDOWN"):
+            c.get("k")
+    admin.execute_command("SLAVEOF", "NO", "ONE")
