@@ -258,13 +258,15 @@ update_snapshots(struct conn *c)
 static bool
 flush_output(struct conn *c)
 {
+    /* Held first, even when closing: a connection is closed after the commit of its writes, so
+     * a client that sees it closed (POST, CLIENT KILL) then reads what it wrote before. */
+    if (worker_hold_output(c->w, c)) {
+        update_snapshots(c);
+        return true; /* written, or closed, after the worker's commit (worker.h) */
+    }
     if (conn_has_flag(c, CONN_F_CLOSE_ASAP)) {
         conn_free(c);
         return false;
-    }
-    if (worker_hold_output(c->w, c)) {
-        update_snapshots(c);
-        return true; /* written after the worker's commit (worker.h) */
     }
     while (evbuffer_get_length(c->out) > 0) {
         int n = evbuffer_write(c->out, c->fd);
