@@ -11,6 +11,7 @@
 #include "server/conn.h"
 #include "server/dispatch.h"
 #include "server/watch.h"
+#include "storage/storage.h"
 
 struct multi_cmd {
     const struct command_spec *cmd;
@@ -106,10 +107,16 @@ multi_exec(struct cmd_ctx *ctx)
     c->multi = NULL;
     size_t n = ms != NULL ? ms->n : 0;
     resp_write_array(ctx->out, n);
+    /* One batch for every write of the transaction (storage.h, storage_stage_hold_begin), so a
+     * crash leaves all of it or none, and replicas get it whole. Committed before the server
+     * lock is released. A failed commit is remembered: the worker then closes the connection
+     * instead of sending the replies (worker.h). */
+    storage_stage_hold_begin();
     for (size_t i = 0; i < n; i++) {
         struct multi_cmd *mc = &ms->cmds[i];
         dispatch_run_queued(c, mc->cmd, mc->index, mc->argc, mc->argv);
     }
+    (void)storage_stage_hold_end(NULL);
     free_state(c, ms);
     conn_clear_flag(c, CONN_F_MULTI | CONN_F_DIRTY_EXEC);
     return KV_OK;

@@ -8,7 +8,10 @@
  * EXEC is CMD_EXCLUSIVE: the dispatcher holds the server lock exclusively while multi_exec runs
  * the queued procs, so the transaction is atomic with respect to every other client on every
  * worker. The queued procs run without re-taking the lock (dispatch_run_queued), with
- * cmd_ctx.in_exec set, so blocking commands do not block.
+ * cmd_ctx.in_exec set, so blocking commands do not block. Their writes are held in the worker's
+ * stage and committed as one batch at the end (storage.h, storage_stage_hold_begin): on disk and
+ * on replicas the transaction is all or nothing too, except across a command whose write cannot
+ * be staged (FLUSHDB, FLUSHALL), which is written in order but on its own.
  *
  * Threads: the connection's worker.
  */

@@ -45,6 +45,8 @@ struct storage_batch {
  * leaving superseded records out of the commit. `st` is set while records are staged. */
 struct storage_stage {
     bool enabled;
+    bool held;                /* a transaction: only storage_stage_hold_end commits */
+    bool enabled_before_hold; /* `enabled` when the hold began, restored when it ends */
     bool failed;              /* a commit failed since storage_stage_take_failure */
     struct storage *st;       /* borrowed; non-NULL while records are staged */
     struct kv_buf rep;        /* owned: header (filled at commit) then the records */
@@ -64,6 +66,10 @@ static _Thread_local uint64_t thread_writes;
  * directly (its offsets must fit a stage_ref). */
 #define STAGE_MAX_BYTES (1u << 20)
 #define STAGE_MAX_BATCH (64u << 20)
+/* A held stage (a transaction) is not committed past STAGE_MAX_BYTES, so it takes bigger
+ * batches too, as long as every offset and length still fits a stage_ref (32 and 31 bits). */
+#define STAGE_MAX_HELD ((size_t)3 << 30)
+#define STAGE_MAX_HELD_BATCH ((size_t)1 << 30)
 
 /* An index value: where the latest staged value of a key is in stage.rep, or that its latest
  * staged record deletes it (with the offset of that record's key, so each record has its own
@@ -82,10 +88,13 @@ struct storage_snapshot {
     const rocksdb_snapshot_t *snap; /* owned; released through the DB */
     rocksdb_readoptions_t *ro;      /* owned; reads at snap */
     uint64_t seq;
+    bool held; /* taken in a transaction: reads through it also see the thread's held stage */
 };
 
 struct storage_iter {
     rocksdb_iterator_t *it;          /* owned */
+    rocksdb_writebatch_wi_t *delta;  /* owned: the held stage's records that `it` reads over the
+                                        DB (storage_stage_hold_begin), or NULL; freed after it */
     rocksdb_readoptions_t *ro;       /* owned; points into lower/upper */
     struct kv_buf lower;             /* owned copy of the bound */
     struct kv_buf upper;             /* owned copy of the bound */
@@ -531,7 +540,7 @@ storage_get(struct storage *st, const struct storage_snapshot *snap, enum kv_cf 
             struct kv_slice key, struct kv_buf *val, struct kv_err *err)
 {
     char *errptr = NULL;
-    if (snap == NULL && stage.st == st) {
+    if ((snap == NULL || snap->held) && stage.st == st) {
         /* This thread's staged writes first. */
         uint64_t ref = stage_index_get(&stage.index, stage.rep.ptr, cf, key);
         if (ref != 0) {
@@ -942,11 +951,15 @@ rows_end(struct row_writes *r, bool ok)
     }
 }
 
+static enum kv_code stage_commit(struct kv_err *err);
+
 enum kv_code
 storage_write_raw(struct storage *st, struct kv_slice rep, uint32_t *count, struct kv_err *err)
 {
     thread_writes++;
-    enum kv_code rc = storage_stage_commit(err); /* no-op unless this thread staged writes */
+    /* First what this thread staged, held or not: the order of the writes matters more than
+     * keeping a transaction in one batch. */
+    enum kv_code rc = stage_commit(err);
     if (rc != KV_OK)
         return rc;
     uint32_t records[KV_CF_COUNT] = {0};
@@ -1015,7 +1028,7 @@ static enum kv_code
 stage_batch(struct storage *st, struct storage_batch *b, struct kv_err *err)
 {
     if (stage.st != NULL && stage.st != st) {
-        enum kv_code rc = storage_stage_commit(err);
+        enum kv_code rc = stage_commit(err);
         if (rc != KV_OK)
             return rc;
     }
@@ -1034,9 +1047,20 @@ stage_batch(struct storage *st, struct storage_batch *b, struct kv_err *err)
     KV_ASSERT(rc == KV_OK); /* we built b */
     for (int i = 0; i < KV_CF_COUNT; i++)
         stage.records[i] += b->records[i];
-    if (stage.rep.len > STAGE_MAX_BYTES)
-        (void)storage_stage_commit(NULL); /* a failure is kept for storage_stage_take_failure */
+    if (stage.rep.len > STAGE_MAX_BYTES && !stage.held)
+        (void)stage_commit(NULL); /* a failure is kept for storage_stage_take_failure */
     return KV_OK;
+}
+
+/* Whether storage_write may add b (with wire data `data`) to this thread's stage. */
+static bool
+stageable(struct storage *st, struct storage_batch *b, struct kv_slice data)
+{
+    if (!stage.enabled || b->cf != st->cf || b->has_range_delete || atomic_load(&st->write_failed))
+        return false;
+    if (!stage.held)
+        return data.len <= STAGE_MAX_BATCH;
+    return data.len <= STAGE_MAX_HELD_BATCH && stage.rep.len + data.len <= STAGE_MAX_HELD;
 }
 
 enum kv_code
@@ -1045,10 +1069,10 @@ storage_write(struct storage *st, struct storage_batch *b, struct kv_err *err)
     thread_writes++;
     if (rocksdb_writebatch_count(b->wb) == 0)
         return KV_OK;
-    if (stage.enabled && b->cf == st->cf && !b->has_range_delete &&
-        storage_batch_data(b).len <= STAGE_MAX_BATCH && !atomic_load(&st->write_failed))
+    if (stageable(st, b, storage_batch_data(b)))
         return stage_batch(st, b, err);
-    enum kv_code rc = storage_stage_commit(err); /* first what this thread staged, if anything */
+    /* First what this thread staged, if anything, held or not (as storage_write_raw). */
+    enum kv_code rc = stage_commit(err);
     if (rc != KV_OK)
         return rc;
     char *errptr = NULL;
@@ -1147,6 +1171,38 @@ stage_compact(void)
 enum kv_code
 storage_stage_commit(struct kv_err *err)
 {
+    return stage.held ? KV_OK : stage_commit(err);
+}
+
+void
+storage_stage_hold_begin(void)
+{
+    KV_ASSERT(!stage.held);
+    (void)stage_commit(NULL); /* a failure is kept for storage_stage_take_failure */
+    stage.enabled_before_hold = stage.enabled;
+    stage.enabled = true;
+    stage.held = true;
+}
+
+enum kv_code
+storage_stage_hold_end(struct kv_err *err)
+{
+    KV_ASSERT(stage.held);
+    stage.held = false;
+    stage.enabled = stage.enabled_before_hold;
+    return stage_commit(err);
+}
+
+bool
+storage_stage_held(void)
+{
+    return stage.held;
+}
+
+/* Write this thread's staged records now, held or not (storage_stage_commit). */
+static enum kv_code
+stage_commit(struct kv_err *err)
+{
     struct storage *st = stage.st;
     if (st == NULL)
         return KV_OK;
@@ -1212,7 +1268,8 @@ storage_has_staged(struct storage *st)
 void
 storage_stage_thread_exit(void)
 {
-    (void)storage_stage_commit(NULL);
+    stage.held = false;
+    (void)stage_commit(NULL);
     kv_buf_deinit(&stage.rep);
     kv_buf_deinit(&stage.compacted);
     stage_index_deinit(&stage.index);
@@ -1223,9 +1280,13 @@ struct storage_snapshot *
 storage_snapshot_new(struct storage *st)
 {
     /* A snapshot sees the thread's staged writes: commit them (a failure is kept for
-     * storage_stage_take_failure). */
+     * storage_stage_take_failure). A held stage stays: reads through the snapshot look at it
+     * first, as reads without one do. In a transaction no other thread writes (EXEC holds the
+     * server lock exclusively) and the callers read through a snapshot only before they write,
+     * so the DB and the stage are still what they were when the snapshot was taken. */
     (void)storage_stage_commit(NULL);
     struct storage_snapshot *s = kv_calloc(1, sizeof *s);
+    s->held = stage.held;
     /* The C API of this RocksDB has no snapshot sequence getter: take the snapshot between two
      * equal readings of the latest sequence, so its sequence is known exactly. */
     for (;;) {
@@ -1258,12 +1319,60 @@ storage_snapshot_seq(const struct storage_snapshot *snap)
     return snap->seq;
 }
 
+/* storage_batch_foreach callback of held_delta: index the puts and deletes of one column family
+ * that fall within an iterator's bounds. */
+struct delta_fill {
+    rocksdb_writebatch_wi_t *wbwi;
+    rocksdb_column_family_handle_t *handle;
+    enum kv_cf cf;
+    const struct kv_buf *lower; /* empty: no bound */
+    const struct kv_buf *upper; /* empty: no bound */
+    int records;
+};
+
+static void
+delta_record(void *arg, enum storage_record_kind kind, enum kv_cf cf, struct kv_slice key,
+             struct kv_slice value)
+{
+    struct delta_fill *d = arg;
+    if (cf != d->cf || (kind != STORAGE_REC_PUT && kind != STORAGE_REC_DELETE))
+        return;
+    if ((d->lower->len > 0 && kv_slice_cmp(key, kv_buf_slice(d->lower)) < 0) ||
+        (d->upper->len > 0 && kv_slice_cmp(key, kv_buf_slice(d->upper)) >= 0))
+        return;
+    if (kind == STORAGE_REC_PUT)
+        rocksdb_writebatch_wi_put_cf(d->wbwi, d->handle, key.ptr, key.len, value.ptr, value.len);
+    else
+        rocksdb_writebatch_wi_delete_cf(d->wbwi, d->handle, key.ptr, key.len);
+    d->records++;
+}
+
+/* The held stage's records of cf within its bounds, indexed, or NULL when there are none. The
+ * delta gets no bounds of its own (the C API passes no read options to the merged iterator), so
+ * only records within them go in. Costs a walk of the whole stage: only transactions that read
+ * ranges after writing pay it. */
+static rocksdb_writebatch_wi_t *
+held_delta(struct storage *st, enum kv_cf cf, const struct storage_iter *it)
+{
+    rocksdb_writebatch_wi_t *wbwi = rocksdb_writebatch_wi_create(0, 1);
+    struct delta_fill d = {wbwi, st->cf[cf], cf, &it->lower, &it->upper, 0};
+    kv_put_u32le(stage.rep.ptr + 8, stage.count); /* what the walk checks */
+    enum kv_code rc = storage_batch_foreach(kv_buf_slice(&stage.rep), delta_record, &d, NULL);
+    KV_ASSERT(rc == KV_OK); /* we built the records */
+    if (d.records == 0) {
+        rocksdb_writebatch_wi_destroy(wbwi);
+        return NULL;
+    }
+    return wbwi;
+}
+
 struct storage_iter *
 storage_iter_new(struct storage *st, const struct storage_snapshot *snap, enum kv_cf cf,
                  struct kv_slice lower, struct kv_slice upper)
 {
     /* Iterators read the DB only: commit the thread's staged writes first (a failure is kept
-     * for storage_stage_take_failure). */
+     * for storage_stage_take_failure). A held stage stays, and the iterator reads it over the
+     * DB (a snapshot taken in the transaction too: see storage_snapshot_new). */
     (void)storage_stage_commit(NULL);
     struct storage_iter *it = kv_calloc(1, sizeof *it);
     it->ro = rocksdb_readoptions_create();
@@ -1278,6 +1387,12 @@ storage_iter_new(struct storage *st, const struct storage_snapshot *snap, enum k
         rocksdb_readoptions_set_iterate_upper_bound(it->ro, it->upper.ptr, it->upper.len);
     }
     it->it = rocksdb_create_iterator_cf(st->db, it->ro, st->cf[cf]);
+    if (stage.held && stage.st == st && (snap == NULL || snap->held)) {
+        it->delta = held_delta(st, cf, it);
+        if (it->delta != NULL) /* takes the DB iterator over */
+            it->it =
+                rocksdb_writebatch_wi_create_iterator_with_base_cf(it->delta, it->it, st->cf[cf]);
+    }
     it->keys_read = &st->keys_read[cf];
     return it;
 }
@@ -1290,6 +1405,8 @@ storage_iter_free(struct storage_iter *it)
     if (it->moves != 0)
         count_add(it->keys_read, it->moves);
     rocksdb_iter_destroy(it->it);
+    if (it->delta != NULL)
+        rocksdb_writebatch_wi_destroy(it->delta);
     rocksdb_readoptions_destroy(it->ro);
     kv_buf_deinit(&it->lower);
     kv_buf_deinit(&it->upper);

@@ -135,15 +135,36 @@ uint64_t storage_raw_writes(struct storage *st);
  * key replaced (the DB ends the same; a hot key written by a whole round is written once); log
  * data and the records of the other column families (pubsub messages) all stay.
  * A commit that fails is remembered until storage_stage_take_failure: the caller must then not
- * send what depended on the lost writes. */
+ * send what depended on the lost writes.
+ *
+ * Transactions (EXEC): between storage_stage_hold_begin and storage_stage_hold_end the thread's
+ * stage is held: its writes are staged and nothing commits them but storage_stage_hold_end, so
+ * they reach the DB (and the WAL, and replicas) as one batch, all or nothing across a crash.
+ * While held, storage_stage_commit does nothing, the stage is not committed past 1 MiB (it takes
+ * batches up to 1 GiB, and up to 3 GiB in all), and snapshots and iterators do not commit: the
+ * thread's reads, point reads and iterators, through a snapshot taken in the hold or without
+ * one, see the held writes over the DB. The caller makes sure no other thread writes meanwhile
+ * (EXEC holds the server lock exclusively). What cannot be staged is still written at once,
+ * after the stage, which splits the transaction there but keeps the order of its writes: a batch
+ * with a range delete (FLUSHDB, FLUSHALL), a raw batch (storage_write_raw), a batch past those
+ * sizes, and any write after a failed one. */
 /* Enable (true) or disable staging on the calling thread; returns the previous setting. */
 bool storage_stage_enable(bool on);
 /* True while staging is enabled on the calling thread. */
 bool storage_stage_enabled(void);
 /* True while the calling thread has staged, uncommitted records. */
 bool storage_stage_pending(void);
-/* Write the calling thread's staged records (KV_OK when there are none). err may be NULL. */
+/* Write the calling thread's staged records (KV_OK when there are none, or while the stage is
+ * held). err may be NULL. */
 enum kv_code storage_stage_commit(struct kv_err *err);
+/* Hold the calling thread's stage (a transaction; see above): commit what is staged, then
+ * enable staging until storage_stage_hold_end. Holds do not nest. */
+void storage_stage_hold_begin(void);
+/* End the hold: restore the staging setting storage_stage_hold_begin found, then commit the
+ * staged writes as one batch (err may be NULL; a failure is also remembered, as any commit's). */
+enum kv_code storage_stage_hold_end(struct kv_err *err);
+/* True between storage_stage_hold_begin and storage_stage_hold_end on the calling thread. */
+bool storage_stage_held(void);
 /* A commit of the calling thread failed since the last storage_stage_take_failure. */
 bool storage_stage_failed(void);
 bool storage_stage_take_failure(void);

@@ -282,7 +282,7 @@ keylock_lock(struct keylock_table *t, struct kv_slice ns, const struct kv_slice 
         /* About to wait: never while holding stripes for staged writes, which another thread
          * may be waiting for in turn. Commit them and release every deferred stripe this guard
          * has not taken over; the guard then holds only stripes below st, as the ascending
-         * order requires. */
+         * order requires. (A held stage stays uncommitted: keylock.h.) */
         waited = true;
         keylock_settle();
         if (!yield_for(&t->mu[st]))

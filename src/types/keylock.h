@@ -9,7 +9,10 @@
  * keylock_unlock, until it calls keylock_release_deferred after the commit (the worker's round
  * end); its own later guards take such stripes over without waiting. Before it would wait for a
  * stripe, keylock_lock commits the thread's staged writes and releases its deferred stripes, so a
- * thread never waits while holding stripes for uncommitted writes.
+ * thread never waits while holding stripes for uncommitted writes. A held stage (a transaction,
+ * storage_stage_hold_begin) stays uncommitted there and its stripes are released all the same:
+ * its holder runs EXEC under the exclusive server lock, so no other thread takes a stripe before
+ * the commit.
  *
  * Threads: any. A guard is used by one thread and must be released by it.
  */

@@ -436,8 +436,8 @@ out:
  * (storage_thread_writes: an LSET, LINSERT or LPUSH in between drops it), no raw batch was
  * written by anyone and the DB was not swapped (storage_raw_writes: raw batches take no key
  * locks), and the list has the same version (its sub-key prefix). The pops only move the list's
- * end past the elements they took. Threads that do not stage their writes (all but the workers,
- * and workers inside EXEC) release the lock after each command, so they never reuse a copy.
+ * end past the elements they took. Threads that do not stage their writes (all but the workers)
+ * release the lock after each command, so they never reuse a copy.
  *
  * Pipelined LPOP on one list (redis-benchmark -P 16, 8 workers on 2 cores): 0.25-0.26 ->
  * 0.32-0.38 of redis-server in three A/B runs, -P 1 unchanged. */

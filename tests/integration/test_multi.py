@@ -5,13 +5,15 @@ Queued replies and their exact bytes, errors inside EXEC (elements, not aborts),
 after a command refused while queueing, WATCH aborting on a write by any client on any
 worker (the watcher included), on expiry and on FLUSHALL but not on unrelated keys,
 UNWATCH / DISCARD / EXEC forgetting watched keys, the null reply in RESP2 and RESP3,
-atomicity of EXEC against concurrent writers on other workers, and a differential script
-against redis-server.
+atomicity of EXEC against concurrent writers on other workers, a transaction's reads of its
+own writes (all of every type, over data already there), and a differential script against
+redis-server.
 """
 import threading
 
 import pytest
 
+from helpers.dataset import snapshot
 from helpers.diff import ErrorReply, assert_same_replies, raw_connection, run_commands
 from helpers.wait import wait_until
 from raw_resp import RawConn, cmd
@@ -404,6 +406,79 @@ def test_exec_is_atomic_against_writers_on_other_workers(server_factory):
             t.join(30)
         reader.disconnect()
     assert not errors, errors
+
+
+# --------------------------------------------------------------------------------------
+# Reads of the transaction's own writes
+
+# EXEC keeps its writes until it ends (one batch: test_crash_types.py), so its commands read
+# them over the DB: point reads, range reads (iterators, with and without a snapshot), RENAME
+# and COPY (which copy sub-keys), stores, pops and a FLUSHDB in the middle (written at once,
+# after what came before). Every type, on keys that already hold data (OWN_WRITES_SETUP).
+OWN_WRITES_SETUP = [
+    ["RPUSH", "l", "0", "1"],
+    ["SADD", "s", "s0"],
+    ["HSET", "h", "f0", "v0"],
+    ["ZADD", "z", "0", "zero"],
+    ["SETBIT", "b", "5", "1"],
+    ["PFADD", "p", "p0"],
+    ["SADD", "big"] + ["m%d" % i for i in range(1500)],
+]
+OWN_WRITES_SCRIPT = [
+    ["RPUSH", "l", "a", "b", "c", "d", "e"], ["LRANGE", "l", "0", "-1"], ["LPOP", "l"],
+    ["LPOP", "l"], ["LPOP", "l", "2"], ["RPOP", "l"], ["LRANGE", "l", "0", "-1"],
+    ["LPUSH", "l", "x", "y"], ["LINDEX", "l", "-1"], ["LPOS", "l", "x"],
+    ["LINSERT", "l", "BEFORE", "x", "w"], ["LSET", "l", "0", "Y"], ["LREM", "l", "0", "c"], ["LTRIM", "l", "0", "3"],
+    ["LRANGE", "l", "0", "-1"], ["LMOVE", "l", "l2", "LEFT", "RIGHT"], ["LRANGE", "l2", "0", "-1"],
+    ["SORT", "l", "ALPHA"],
+    ["SADD", "s", "a", "b", "c"], ["SMEMBERS", "s"], ["SREM", "s", "b"], ["SCARD", "s"],
+    ["SISMEMBER", "s", "a"], ["SINTER", "s", "s"], ["SUNIONSTORE", "s3", "s", "s"],
+    ["SMEMBERS", "s3"], ["SMOVE", "s", "s2", "a"], ["SMEMBERS", "s2"], ["SSCAN", "s", "0"],
+    ["SDIFFSTORE", "s4", "s3", "s2"], ["SMEMBERS", "s4"],
+    ["HSET", "h", "f1", "v1", "f2", "v2"], ["HGETALL", "h"], ["HDEL", "h", "f1"], ["HKEYS", "h"],
+    ["HVALS", "h"], ["HLEN", "h"], ["HSCAN", "h", "0"], ["HINCRBY", "h", "n", "5"],
+    ["HMGET", "h", "f0", "f1", "n"], ["HGETALL", "h"],
+    ["ZADD", "z", "1", "a", "2", "b", "3", "c"], ["ZRANGE", "z", "0", "-1", "WITHSCORES"],
+    ["ZRANGEBYSCORE", "z", "2", "+inf"], ["ZINCRBY", "z", "5", "a"], ["ZREVRANGE", "z", "0", "-1"],
+    ["ZRANK", "z", "a"], ["ZREM", "z", "b"], ["ZCARD", "z"], ["ZCOUNT", "z", "-inf", "+inf"],
+    ["ZUNIONSTORE", "zu", "2", "z", "z"], ["ZRANGE", "zu", "0", "-1", "WITHSCORES"],
+    ["ZREMRANGEBYSCORE", "z", "0", "3"], ["ZRANGE", "z", "0", "-1"], ["ZPOPMIN", "zu"],
+    ["ZSCAN", "zu", "0"], ["ZRANGEBYLEX", "zu", "-", "+"],
+    ["SETBIT", "b", "10", "1"], ["SETBIT", "b", "100000", "1"], ["BITCOUNT", "b"],
+    ["BITPOS", "b", "1"], ["GETBIT", "b", "10"], ["GET", "b"], ["BITOP", "OR", "b2", "b", "b"],
+    ["BITCOUNT", "b2"],
+    ["PFADD", "p", "a", "b", "c"], ["PFCOUNT", "p"], ["PFADD", "p2", "c", "d"],
+    ["PFMERGE", "p3", "p", "p2"], ["PFCOUNT", "p3"],
+    ["SET", "str", "v"], ["APPEND", "str", "w"], ["GET", "str"], ["INCR", "n"],
+    ["MGET", "str", "n", "b", "nokey"],
+    ["RENAME", "h", "h2"], ["HGETALL", "h2"], ["EXISTS", "h"], ["COPY", "z", "zc"],
+    ["ZRANGE", "zc", "0", "-1", "WITHSCORES"], ["DEL", "s2"], ["SMEMBERS", "s2"],
+    ["RENAME", "l2", "l3"], ["LRANGE", "l3", "0", "-1"],
+    ["SCARD", "big"], ["DEL", "big"], ["SADD", "big", "again"], ["SMEMBERS", "big"],
+    ["EXPIRE", "zc", "100000"], ["PERSIST", "zc"], ["TYPE", "zc"],
+    ["KEYS", "*"], ["SCAN", "0", "COUNT", "100"], ["EXISTS", "l", "s", "h2", "zu", "b", "p3"],
+    ["FLUSHDB"], ["KEYS", "*"], ["HGETALL", "h2"], ["SADD", "s", "late"], ["SMEMBERS", "s"],
+    ["RPUSH", "l", "late"], ["LRANGE", "l", "0", "-1"], ["KEYS", "*"],
+]
+
+
+def test_exec_reads_its_own_writes_like_plain_commands(server):
+    with RawConn(server.port, timeout=30) as c:
+        for a in OWN_WRITES_SETUP:
+            c.call(*a)
+        plain = [c.call(*a) for a in OWN_WRITES_SCRIPT]
+        after_plain = snapshot(server.client())
+        assert c.call("FLUSHALL") == "OK"
+        for a in OWN_WRITES_SETUP:
+            c.call(*a)
+        c.send(cmd("MULTI") + b"".join(cmd(*a) for a in OWN_WRITES_SCRIPT) + cmd("EXEC"))
+        assert [c.read() for _ in range(len(OWN_WRITES_SCRIPT) + 1)] == \
+            ["OK"] + ["QUEUED"] * len(OWN_WRITES_SCRIPT)
+        in_exec = c.read()
+    assert [(a, p, e) for a, p, e in zip(OWN_WRITES_SCRIPT, plain, in_exec) if p != e] == []
+    assert snapshot(server.client()) == after_plain
+    server.restart(kill9=True)
+    assert snapshot(server.client()) == after_plain
 
 
 # --------------------------------------------------------------------------------------

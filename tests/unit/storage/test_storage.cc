@@ -1030,6 +1030,99 @@ TEST_F(StorageApiTest, IteratorsSnapshotsAndUnstageableBatchesCommitTheStageFirs
     EXPECT_EQ(storage_latest_seq(st_), seq + 9);
 }
 
+// A held stage (a transaction, EXEC): nothing but storage_stage_hold_end commits it, so every
+// write of the hold reaches the DB in one batch. Meanwhile the thread reads it over the DB
+// through point reads, iterators (bounds, both directions) and snapshots; other threads see the
+// DB only. A range delete is still written at once, after what is staged.
+TEST_F(StorageApiTest, AHeldStageIsCommittedAtTheEndOfTheHoldOnly)
+{
+    Put(KV_CF_METADATA, "a", "0");
+    Put(KV_CF_METADATA, "c", "0");
+    Put(KV_CF_SUBKEY, "x1", "0");
+    Put(KV_CF_SUBKEY, "x3", "0");
+    auto other_thread_keys = [&](enum kv_cf cf) {
+        std::vector<std::string> out;
+        std::thread t([&] { out = Keys(cf); });
+        t.join();
+        return out;
+    };
+    uint64_t seq = storage_latest_seq(st_);
+    EXPECT_FALSE(storage_stage_held());
+    storage_stage_hold_begin();
+    EXPECT_TRUE(storage_stage_held());
+    EXPECT_TRUE(storage_stage_enabled());
+    Put(KV_CF_METADATA, "b", "1");
+    Del(KV_CF_METADATA, "c");
+    Put(KV_CF_METADATA, "a", "1");
+    Put(KV_CF_SUBKEY, "x2", "1");
+    Del(KV_CF_SUBKEY, "x3");
+    EXPECT_EQ(storage_stage_commit(nullptr), KV_OK); // does nothing while held
+    EXPECT_TRUE(storage_stage_pending());
+
+    EXPECT_EQ(Get(KV_CF_METADATA, "a"), "1");
+    EXPECT_EQ(Keys(KV_CF_METADATA), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(Keys(KV_CF_SUBKEY), (std::vector<std::string>{"x1", "x2"}));
+    EXPECT_EQ(Keys(KV_CF_SUBKEY, kv_slice_cstr("x2"), kv_slice_cstr("x3")),
+              std::vector<std::string>{"x2"});
+    EXPECT_EQ(Keys(KV_CF_SUBKEY, kv_slice_cstr("x0"), kv_slice_cstr("x2")),
+              std::vector<std::string>{"x1"});
+    struct storage_iter *it =
+        storage_iter_new(st_, nullptr, KV_CF_METADATA, kv_slice_cstr("a"), kv_slice_cstr("c"));
+    storage_iter_seek_last(it);
+    EXPECT_EQ(KeyAt(it), "b");
+    EXPECT_EQ(Str(storage_iter_value(it)), "1");
+    storage_iter_prev(it);
+    EXPECT_EQ(KeyAt(it), "a");
+    EXPECT_EQ(Str(storage_iter_value(it)), "1");
+    storage_iter_prev(it);
+    EXPECT_EQ(KeyAt(it), "<invalid>");
+    storage_iter_seek_for_prev(it, kv_slice_cstr("zz"));
+    EXPECT_EQ(KeyAt(it), "b");
+    EXPECT_EQ(storage_iter_status(it, nullptr), KV_OK);
+    storage_iter_free(it);
+    struct storage_snapshot *snap = storage_snapshot_new(st_);
+    EXPECT_EQ(Get(KV_CF_METADATA, "b", snap), "1");
+    EXPECT_EQ(Get(KV_CF_METADATA, "c", snap), "<notfound>");
+    EXPECT_EQ(Keys(KV_CF_METADATA, kNone, kNone, snap), (std::vector<std::string>{"a", "b"}));
+    storage_snapshot_free(st_, snap);
+    // A stage past 1 MiB stays too.
+    std::string big(300 << 10, 'x');
+    for (int i = 0; i < 4; i++)
+        Put(KV_CF_SUBKEY, "y" + std::to_string(i), big);
+    EXPECT_TRUE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq);
+    EXPECT_EQ(other_thread_keys(KV_CF_METADATA), (std::vector<std::string>{"a", "c"}));
+
+    struct kv_err err;
+    kv_err_clear(&err);
+    ASSERT_EQ(storage_stage_hold_end(&err), KV_OK) << err.msg;
+    EXPECT_FALSE(storage_stage_held());
+    EXPECT_FALSE(storage_stage_enabled()); // as before the hold
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq + 9); // one batch of every record of the hold
+    EXPECT_EQ(BatchRecords(st_, seq + 1).size(), 9u);
+    EXPECT_EQ(other_thread_keys(KV_CF_METADATA), (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(other_thread_keys(KV_CF_SUBKEY),
+              (std::vector<std::string>{"x1", "x2", "y0", "y1", "y2", "y3"}));
+
+    // A range delete splits the hold: what was staged, then the range delete, at once.
+    seq = storage_latest_seq(st_);
+    storage_stage_hold_begin();
+    Put(KV_CF_METADATA, "d", "1");
+    struct storage_batch *b = storage_batch_new(st_);
+    storage_batch_delete_range(b, KV_CF_METADATA, kv_slice_cstr("a"), kv_slice_cstr("c"));
+    Write(b);
+    storage_batch_free(b);
+    EXPECT_FALSE(storage_stage_pending());
+    EXPECT_EQ(storage_latest_seq(st_), seq + 2);
+    Put(KV_CF_METADATA, "e", "1");
+    EXPECT_TRUE(storage_stage_pending());
+    EXPECT_EQ(Keys(KV_CF_METADATA), (std::vector<std::string>{"d", "e"}));
+    ASSERT_EQ(storage_stage_hold_end(nullptr), KV_OK);
+    EXPECT_EQ(storage_latest_seq(st_), seq + 3);
+    EXPECT_EQ(other_thread_keys(KV_CF_METADATA), (std::vector<std::string>{"d", "e"}));
+}
+
 // The sub-key cache (rowcache.h) in front of point reads of the default column family: every
 // kind of write keeps it exact. A random model over a few keys, written by direct batches,
 // staged commits, raw batches (as APPLYBATCH and replication write them) and range deletes;
