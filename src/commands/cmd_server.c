@@ -21,7 +21,8 @@
  *   - COMPACT (Kvrocks, admin) replies +OK once the compaction is done, where Kvrocks replies
  *     at once and compacts in the background (see cmd_compact).
  * CONFIG is CMD_EXCLUSIVE as a whole (Kvrocks makes only CONFIG SET exclusive; our table has one
- * flag word per command, and CONFIG GET is rare and cheap).
+ * flag word per command, and CONFIG GET is rare and cheap). FLUSHDB is CMD_EXCLUSIVE too, as
+ * FLUSHALL (Kvrocks runs it alongside other commands: see cmd_flushdb).
  */
 #include <math.h>
 #include <stdio.h>
@@ -318,7 +319,12 @@ flush_mode(struct cmd_ctx *ctx)
     return args_syntax_error(ctx);
 }
 
-/* FLUSHDB [ASYNC|SYNC] -> +OK after deleting every key of the client's namespace. */
+/* FLUSHDB [ASYNC|SYNC] -> +OK after deleting every key of the client's namespace.
+ * CMD_EXCLUSIVE, as FLUSHALL (Kvrocks runs FLUSHDB alongside other commands): the range delete
+ * only drops the metadata records, so a write made from metadata read before it but written
+ * after it (another worker's command staged until its round ends, or simply still running)
+ * would bring the key back whole, with every old sub-key of its version. Alone, it comes after
+ * every such write is in the DB (server_wait_unstaged). */
 static enum kv_code
 cmd_flushdb(struct cmd_ctx *ctx)
 {
@@ -1030,7 +1036,7 @@ const struct command_spec server_commands[] = {
      CMD_ADMIN | CMD_EXCLUSIVE | CMD_LOADING_OK | CMD_STALE_OK | CMD_NO_SCRIPT, 0, 0, 0, NULL,
      "server"},
     {"dbsize", cmd_dbsize, -1, CMD_READONLY, 0, 0, 0, NULL, "server"},
-    {"flushdb", cmd_flushdb, -1, CMD_WRITE, 0, 0, 0, NULL, "server"},
+    {"flushdb", cmd_flushdb, -1, CMD_WRITE | CMD_EXCLUSIVE, 0, 0, 0, NULL, "server"},
     {"flushall", cmd_flushall, -1, CMD_WRITE | CMD_ADMIN | CMD_EXCLUSIVE, 0, 0, 0, NULL, "server"},
     {"compact", cmd_compact, 1, CMD_ADMIN | CMD_NO_MULTI | CMD_NO_SCRIPT | CMD_SLOW, 0, 0, 0, NULL,
      "server"},

@@ -13,6 +13,7 @@ import redis
 
 from helpers.diff import ErrorReply, assert_same_replies, raw_connection, run_commands
 from helpers.wait import scaled, wait_until
+from raw_resp import RawConn, cmd
 
 
 def raw(server, *commands):
@@ -133,6 +134,60 @@ def test_flush_errors(server):
         ErrorReply("ERR syntax error")] * 3
     # A refused flush deletes nothing.
     assert c.get("survivor") == b"1"
+
+
+@pytest.mark.parametrize("flush", ["FLUSHDB", "FLUSHALL"])
+def test_flush_keeps_nothing_acknowledged_before_it(server_factory, flush):
+    """Writers on other workers keep adding fields to one hash while a client flushes: after
+    each flush, no field acknowledged before it was sent is there. FLUSHDB used to run
+    alongside other commands: a write staged by another worker (or just running) from metadata
+    read before the flush landed after it, and the hash came back whole with its old fields."""
+    server = server_factory(workers=4)
+    nwriters = 4
+    acked = [-1] * nwriters
+    stop = threading.Event()
+    errors = []
+
+    def writer(n):
+        try:
+            with RawConn(server.port, timeout=30) as c:
+                i = 0
+                while not stop.is_set():
+                    c.send(b"".join(cmd("HSET", "h", "f%d:%d" % (n, i + j), "v")
+                                    for j in range(8)))
+                    for _ in range(8):
+                        c.read()
+                    acked[n] = i + 7
+                    i += 8
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,), daemon=True)
+               for n in range(nwriters)]
+    for t in threads:
+        t.start()
+    resurrected = []
+    try:
+        with RawConn(server.port, timeout=30) as c:
+            for _ in range(150):
+                before = list(acked)
+                wait_until(lambda: all(a > b for a, b in zip(acked, before)) or errors,
+                           timeout=10, interval=0.001, msg="writers at work")
+                assert not errors, errors
+                sent = list(acked)
+                assert c.call(flush) == "OK"
+                flat = c.call("HGETALL", "h")
+                old = [f for f in flat[0::2]
+                       if int(f[1:].split(b":")[1]) <= sent[int(f[1:].split(b":")[0])]]
+                if old:
+                    resurrected.append((len(flat) // 2, old[:3]))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(scaled(10))
+    assert not errors, errors
+    assert resurrected == [], "fields acknowledged before %s still there after it: %r" % (
+        flush, resurrected[:5])
 
 
 @pytest.mark.needs_redis

@@ -252,8 +252,8 @@ TEST_F(CommandTableTest, ServerCommandsCarryTheirFlags)
     };
     const Expect expected[] = {
         {"config", CMD_ADMIN | CMD_EXCLUSIVE, 0},
-        {"flushall", CMD_ADMIN | CMD_WRITE, CMD_READONLY},
-        {"flushdb", CMD_WRITE, CMD_ADMIN | CMD_READONLY},
+        {"flushall", CMD_ADMIN | CMD_WRITE | CMD_EXCLUSIVE, CMD_READONLY},
+        {"flushdb", CMD_WRITE | CMD_EXCLUSIVE, CMD_ADMIN | CMD_READONLY},
         {"shutdown", CMD_ADMIN | CMD_NO_MULTI | CMD_LOADING_OK, 0},
         {"info", CMD_LOADING_OK, CMD_ADMIN | CMD_EXCLUSIVE},
         {"time", CMD_LOADING_OK | CMD_FAST, CMD_ADMIN},
