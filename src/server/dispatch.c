@@ -279,13 +279,15 @@ void
 dispatch_command(struct conn *c, int argc, struct kv_slice *argv)
 {
     struct server *srv = c->srv;
-    if (is_http_request(argv[0])) {
+    size_t cmd_index = 0;
+    const struct command_spec *cmd = command_lookup(argv[0], &cmd_index);
+    /* Before any other check, but only among names that are no command: the lookup is needed
+     * anyway, and a command's name costs nothing more. */
+    if (cmd == NULL && is_http_request(argv[0])) {
         refuse_http_request(c, argv[0]);
         return;
     }
     atomic_fetch_add_explicit(&srv->stats.total_commands, 1, memory_order_relaxed);
-    size_t cmd_index = 0;
-    const struct command_spec *cmd = command_lookup(argv[0], &cmd_index);
     if (cmd == NULL) {
         reply_unknown(c, argc, argv);
         flag_transaction(c);
