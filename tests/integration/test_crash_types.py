@@ -104,17 +104,21 @@ class Model:
             h[f] = v
         return new
 
-    def c_hdel(self, key, *fields):
-        h = self._get(key, "hash")
-        if h is None:
+    def _delete_from(self, key, kind, names):
+        """HDEL and ZREM: drop the names present in the dict of `key`; how many were."""
+        d = self._get(key, kind)
+        if d is None:
             return 0
         n = 0
-        for f in fields:
-            if f in h:
-                del h[f]
+        for x in names:
+            if x in d:
+                del d[x]
                 n += 1
         self._drop_if_empty(key)
         return n
+
+    def c_hdel(self, key, *fields):
+        return self._delete_from(key, "hash", fields)
 
     def c_hincrby(self, key, field, delta):
         h = self._make(key, "hash", {})
@@ -163,16 +167,7 @@ class Model:
         return z[member]
 
     def c_zrem(self, key, *members):
-        z = self._get(key, "zset")
-        if z is None:
-            return 0
-        n = 0
-        for m in members:
-            if m in z:
-                del z[m]
-                n += 1
-        self._drop_if_empty(key)
-        return n
+        return self._delete_from(key, "zset", members)
 
     def c_zpopmin(self, key):
         z = self._get(key, "zset")
